@@ -1,0 +1,54 @@
+# Lab01: the two commands a student needs are `make run` and `make test`.
+# TORCH_REQ lets CI ask for a specific torch build (e.g. the CPU wheel on disk);
+# everyone else gets the normal `torch` from their package index.
+PYTHON ?= python3
+TORCH_REQ ?= torch
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format lab bench student sample clean help
+
+help:
+	@echo "make run      train Task 1 (NumPy) and Task 2 (PyTorch) and write the comparison"
+	@echo "make test     lint + the whole test suite (pytest, nbval over every notebook)"
+	@echo "make lab      open the notebooks in JupyterLab"
+	@echo "make bench    NumPy vs torch training-step benchmark"
+	@echo "make student  write the student release to dist/student/"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_REQ)"
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m lab01_utils.main
+
+lint: $(STAMP)
+	$(PY) -m ruff check lab01_utils tests benchmarks scripts
+	$(PY) -m ruff format --check lab01_utils tests benchmarks scripts
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix lab01_utils tests benchmarks scripts
+	$(PY) -m ruff format lab01_utils tests benchmarks scripts
+
+test: lint
+	LAB01_PROFILE=quick $(PY) -m pytest -q tests
+	LAB01_PROFILE=quick $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:randomly notebooks
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_step.py
+
+student: $(STAMP)
+	$(PY) -m lab01_utils.release --out dist/student
+
+sample: $(STAMP)
+	$(PY) scripts/make_sample.py
+
+clean:
+	rm -rf dist build *.egg-info .pytest_cache .ruff_cache

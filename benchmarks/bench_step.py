@@ -1,0 +1,119 @@
+"""Time one training step (forward, loss, backward, SGD) at batch 50: NumPy vs torch CPU.
+
+Both models run in one process, interleaved, several repetitions; prints both medians, the
+projected seconds per 60,000-image epoch, the ratio, and where the NumPy time goes.
+
+    python benchmarks/bench_step.py [--reps 30] [--batch-size 50] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--batch-size", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    ap.add_argument("--pause", type=float, default=0.2,
+                    help="seconds between steps, so OpenBLAS's spinning workers go to sleep "
+                         "and do not steal the cores from the next framework's step")
+    ap.add_argument("--no-breakdown", action="store_true")
+    args = ap.parse_args()
+
+    import torch
+
+    from lab01_utils import nn
+    from lab01_utils.models import build_numpy_model, build_torch_model, torch_state_to_numpy
+    from lab01_utils.optim import SGD
+
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    b = args.batch_size
+    x = rng.random((b, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, b)
+
+    tm = build_torch_model(seed=0)
+    nm = build_numpy_model(seed=0)
+    nm.load_state_dict(torch_state_to_numpy(tm.state_dict()))
+    topt = torch.optim.SGD(tm.parameters(), lr=0.03, momentum=0.9, weight_decay=5e-4)
+    nopt = SGD(nm.parameters(), lr=0.03, momentum=0.9, weight_decay=5e-4)
+    loss_fn = nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def numpy_step():
+        logits = nm(x)
+        loss_fn(logits, y)
+        nm.backward(loss_fn.backward(), input_grad=False)
+        nopt.step()
+
+    def torch_step():
+        topt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(tm(xt), yt)
+        loss.backward()
+        topt.step()
+
+    for _ in range(3):
+        numpy_step()
+        torch_step()
+    tn, tt = [], []
+    for _ in range(args.reps):
+        time.sleep(args.pause)
+        t0 = time.perf_counter()
+        numpy_step()
+        tn.append(time.perf_counter() - t0)
+        time.sleep(args.pause)
+        t0 = time.perf_counter()
+        torch_step()
+        tt.append(time.perf_counter() - t0)
+    mn, mt = statistics.median(tn), statistics.median(tt)
+    steps = 60000 / b
+    print(f"cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, batch {b}")
+    print(f"numpy step  median {mn * 1e3:7.1f} ms  -> {mn * steps:6.1f} s / 60k-image epoch")
+    print(f"torch step  median {mt * 1e3:7.1f} ms  -> {mt * steps:6.1f} s / 60k-image epoch")
+    print(f"ratio numpy / torch: {mn / mt:.2f}x")
+
+    if not args.no_breakdown:
+        breakdown(nm, x, y, loss_fn, args.reps)
+
+
+def breakdown(model, x, y, loss_fn, reps: int) -> None:
+    """Per-layer forward and backward time of the NumPy model (top-level layers and blocks)."""
+    model.stem.input_grad = False  # as in training: no image gradient
+    layers = []
+    for name, layer in model.body():
+        if hasattr(layer, "_modules") and layer._modules and name.startswith("layer"):
+            layers += [(f"{name}.{i}", blk) for i, blk in enumerate(layer)]
+        else:
+            layers.append((name, layer))
+    fwd = {n: [] for n, _ in layers}
+    bwd = {n: [] for n, _ in layers}
+    for _ in range(max(5, reps // 3)):
+        h = x
+        for n, layer in layers:
+            t0 = time.perf_counter()
+            h = layer(h)
+            fwd[n].append(time.perf_counter() - t0)
+        loss_fn(h, y)
+        d = loss_fn.backward()
+        for n, layer in reversed(layers):
+            t0 = time.perf_counter()
+            d = layer.backward(d)
+            bwd[n].append(time.perf_counter() - t0)
+    total = sum(statistics.median(fwd[n]) + statistics.median(bwd[n]) for n, _ in layers)
+    print("\nNumPy per-layer breakdown (median ms):")
+    print(f"  {'layer':10s} {'forward':>8s} {'backward':>9s} {'share':>6s}")
+    for n, _ in layers:
+        f, bk = statistics.median(fwd[n]), statistics.median(bwd[n])
+        print(f"  {n:10s} {f * 1e3:8.2f} {bk * 1e3:9.2f} {100 * (f + bk) / total:5.1f}%")
+    print(f"  {'total':10s} {total * 1e3:8.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

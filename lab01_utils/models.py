@@ -1,0 +1,137 @@
+"""The lab's network, twice: in NumPy (Task 1) and in PyTorch (Task 2), with the same names.
+
+Architecture (the report's Figure 1, widths `(32, 64, 128)`):
+
+    (N, 784) -> (N, 1, 28, 28)
+    stem    Conv2d(1, 32, 3, padding=1, bias=False)            -> (N, 32, 28, 28)
+    layer1  PreActBlock(32, 32, stride=2), PreActBlock(32, 32)  -> (N, 32, 14, 14)
+    layer2  PreActBlock(32, 64, stride=2), PreActBlock(64, 64)  -> (N, 64, 7, 7)
+    layer3  PreActBlock(64, 128, stride=2), PreActBlock(128, 128) -> (N, 128, 4, 4)
+    bn, act BatchNorm2d(128), SiLU (pre-activation nets end with one more BN + activation)
+    pool    global average pooling                              -> (N, 128)
+    fc      Linear(128, 10)                                     -> (N, 10) logits
+
+Both models have the same submodule names, so their `state_dict` keys and shapes are
+identical and weights move both ways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import nn
+
+IMAGE_SHAPE = (1, 28, 28)
+
+
+def _as_images(x, layer: str):
+    """`(N, 784)` or `(N, 1, 28, 28)` -> `(N, 1, 28, 28)`, with a clear error otherwise."""
+    shape = tuple(x.shape)
+    if len(shape) == 2 and shape[1] == 784:
+        return x.reshape(shape[0], *IMAGE_SHAPE)
+    if len(shape) == 4 and shape[1:] == IMAGE_SHAPE:
+        return x
+    raise ValueError(f"{layer}: expected input of shape (N, 784) or (N, 1, 28, 28), got {shape}")
+
+
+class PreActResNet(nn.Module):
+    """Task 1: the NumPy model. `forward(x)` -> logits `(N, num_classes)`; `backward(dlogits)`
+    -> dx with the input's shape, filling every parameter's `.grad`."""
+
+    def __init__(
+        self,
+        widths: Sequence[int] = (32, 64, 128),
+        num_classes: int = 10,
+        seed: int = 0,
+        dtype=np.float32,
+    ):
+        super().__init__()
+        if len(widths) != 3 or any(int(w) < 1 for w in widths):
+            raise ValueError(f"PreActResNet: widths must be three positive ints, got {widths!r}")
+        rng = np.random.default_rng(seed)
+        w1, w2, w3 = (int(w) for w in widths)
+        self.widths, self.num_classes = (w1, w2, w3), num_classes
+        self.stem = nn.Conv2d(1, w1, 3, padding=1, bias=False, rng=rng, dtype=dtype)
+        stages, c_in = [], w1
+        for w in (w1, w2, w3):
+            stages.append(
+                nn.Sequential(
+                    nn.PreActBlock(c_in, w, stride=2, rng=rng, dtype=dtype),
+                    nn.PreActBlock(w, w, stride=1, rng=rng, dtype=dtype),
+                )
+            )
+            c_in = w
+        self.layer1, self.layer2, self.layer3 = stages
+        self.bn = nn.BatchNorm2d(w3, dtype=dtype)
+        self.act = nn.SiLU()
+        self.pool = nn.GlobalAvgPool2d()
+        self.fc = nn.Linear(w3, num_classes, rng=rng, dtype=dtype)
+        self._in_shape = None
+
+    def extra_repr(self) -> str:
+        return f"widths={self.widths}, num_classes={self.num_classes}"
+
+    def body(self) -> list[tuple[str, nn.Module]]:
+        """The top-level layers in order (used by forward/backward and the shape table)."""
+        return [
+            ("stem", self.stem),
+            ("layer1", self.layer1),
+            ("layer2", self.layer2),
+            ("layer3", self.layer3),
+            ("bn", self.bn),
+            ("act", self.act),
+            ("pool", self.pool),
+            ("fc", self.fc),
+        ]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._in_shape = x.shape
+        dtype = self.fc.weight.data.dtype
+        h = _as_images(np.asarray(x), "PreActResNet").astype(dtype, copy=False)
+        for _, layer in self.body():
+            h = layer(h)
+        return h
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Fill every parameter's `.grad`; return dx (the input's shape), or None when
+        `input_grad=False` (training needs no image gradient, and skipping it saves the stem's
+        most expensive step)."""
+        self.stem.input_grad = input_grad
+        for _, layer in reversed(self.body()):
+            dy = layer.backward(dy)
+        return None if dy is None else np.ascontiguousarray(dy).reshape(self._in_shape)
+
+
+def build_numpy_model(
+    widths: Sequence[int] = (32, 64, 128), num_classes: int = 10, seed: int = 0
+) -> PreActResNet:
+    """Task 1's model, float32, initialised like torch's defaults from `seed`."""
+    return PreActResNet(widths, num_classes, seed)
+
+
+def build_torch_model(widths: Sequence[int] = (32, 64, 128), num_classes: int = 10, seed: int = 0):
+    """Task 2's model (a `torch.nn.Module`), torch's default initialisation under `seed`."""
+    from .torch_model import TorchPreActResNet
+
+    import torch
+
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return TorchPreActResNet(widths, num_classes)
+    finally:
+        torch.random.set_rng_state(gen_state)
+
+
+def numpy_state_to_torch(state: dict[str, np.ndarray]) -> dict:
+    """A NumPy `state_dict` -> torch tensors (for `torch_model.load_state_dict`)."""
+    import torch
+
+    return {k: torch.from_numpy(np.array(v, copy=True)) for k, v in state.items()}
+
+
+def torch_state_to_numpy(state) -> dict[str, np.ndarray]:
+    """A torch `state_dict` -> NumPy arrays (for `numpy_model.load_state_dict` or `.npz`)."""
+    return {k: v.detach().cpu().numpy().copy() for k, v in state.items()}

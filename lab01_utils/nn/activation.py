@@ -1,0 +1,55 @@
+"""`SiLU` (a.k.a. Swish-1): `x * sigmoid(x)`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .module import Module
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """`1 / (1 + exp(-x))` without overflow warnings.
+
+    Written as `0.5 * (1 + tanh(x / 2))`: the same function, but tanh saturates to +-1
+    instead of overflowing, so large |x| needs no special case (and it is one SIMD
+    transcendental per element).
+    """
+    s = np.multiply(x, 0.5)
+    np.tanh(s, out=s)
+    s += 1.0
+    s *= 0.5
+    return s
+
+
+class SiLU(Module):
+    """SiLU(x) = x * sigmoid(x) (Elfwing et al. 2017), like `torch.nn.SiLU`.
+
+    Derivative: `s + x * s * (1 - s) = s * (1 + x * (1 - s))` with `s = sigmoid(x)`.
+    Smooth, non-monotonic, and unlike ReLU it lets small negative values through.
+
+    Shape: any -> same.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"SiLU: expected a numpy.ndarray, got {type(x).__name__}")
+        s = sigmoid(x)
+        self._cache = (x, s)
+        return x * s
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            raise RuntimeError("SiLU.backward called before forward")
+        x, s = self._cache
+        if dy.shape != x.shape:
+            raise ValueError(f"SiLU.backward: dy has shape {dy.shape}, expected {x.shape}")
+        g = 1.0 - s  # s * (1 + x * (1 - s)), built in one buffer
+        g *= x
+        g += 1.0
+        g *= s
+        g *= dy
+        return g

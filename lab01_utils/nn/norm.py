@@ -1,0 +1,107 @@
+"""`BatchNorm2d` with torch's semantics, and its backward."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .functional import check_input, nchw_view, nhwc
+from .module import Module, Parameter
+
+
+def _ones(m: int, dtype) -> np.ndarray:
+    return np.ones(m, dtype=dtype)
+
+
+class BatchNorm2d(Module):
+    """Batch normalisation over `(N, H, W)` for each channel, exactly as `torch.nn.BatchNorm2d`.
+
+    Args:
+        num_features: C.
+        eps: added to the variance before the square root (1e-5).
+        momentum: weight of the *new* batch in the running statistics, torch's convention:
+            `running = (1 - momentum) * running + momentum * batch` (0.1). Keras calls the
+            complement (0.9) "momentum"; this is not that.
+
+    Shape: `(N, C, H, W)` -> `(N, C, H, W)`.
+
+    Training mode normalises with the batch mean and the **biased** variance (divide by
+    `M = N * H * W`) and updates `running_var` with the **unbiased** one (divide by `M - 1`);
+    evaluation mode normalises with the running statistics.
+
+    Attributes:
+        weight (gamma) `(C,)` = 1, bias (beta) `(C,)` = 0; buffers `running_mean` `(C,)` = 0,
+        `running_var` `(C,)` = 1, `num_batches_tracked` () int64 = 0.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32):
+        super().__init__()
+        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
+            raise ValueError(f"BatchNorm2d: num_features must be an int >= 1, got {num_features!r}")
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(np.ones(num_features, dtype=dtype))
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        self._cache = None
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input("BatchNorm2d", x, 4, self.num_features)
+        n, c, h, w = x.shape
+        dtype = self.weight.data.dtype
+        x2 = nhwc(x.astype(dtype, copy=False)).reshape(-1, c)  # (M, C), M = N*H*W
+        m = x2.shape[0]
+        if self.training:
+            if m < 2:
+                raise ValueError(
+                    f"BatchNorm2d: training needs more than one value per channel, got input "
+                    f"shape {x.shape}"
+                )
+            # Channel sums as a matrix-vector product with a ones vector: one BLAS call that
+            # reads x once, faster than x.mean(axis=0) on a tall (M, C) matrix.
+            ones = _ones(m, dtype)
+            mean = (ones @ x2) / m  # (C,)
+            xc = x2 - mean  # (M, C)
+            # Two-pass variance (centre first, then square): E[x^2] - E[x]^2 loses digits
+            # to cancellation in float32 when |mean| >> std.
+            var = (ones @ np.square(xc)) / m  # (C,) biased
+            mom = self.momentum
+            self._buffers["running_mean"] = (1 - mom) * self.running_mean + mom * mean
+            self._buffers["running_var"] = (1 - mom) * self.running_var + mom * var * (m / (m - 1))
+            self._buffers["num_batches_tracked"] = self.num_batches_tracked + 1
+        else:
+            mean, var = self.running_mean, self.running_var
+            xc = x2 - mean
+        invstd = (1.0 / np.sqrt(var + self.eps)).astype(dtype)  # (C,)
+        xhat = np.multiply(xc, invstd, out=xc)  # (M, C), reuses xc's buffer
+        y = xhat * self.weight.data
+        y += self.bias.data
+        self._cache = (xhat, invstd, self.training)
+        return nchw_view(y.reshape(n, h, w, c))  # (N, C, H, W)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            raise RuntimeError("BatchNorm2d.backward called before forward")
+        check_input("BatchNorm2d.backward", dy, 4, self.num_features)
+        xhat, invstd, training = self._cache
+        n, c, h, w = dy.shape
+        dy2 = nhwc(dy).reshape(-1, c)  # (M, C)
+        m = dy2.shape[0]
+        ones = _ones(m, dy2.dtype)
+        dbeta = ones @ dy2  # (C,)
+        dgamma = ones @ (dy2 * xhat)  # (C,)
+        self.bias.grad, self.weight.grad = dbeta, dgamma
+        scale = self.weight.data * invstd  # (C,)
+        if training:
+            # The batch statistics depend on every input, which adds two terms:
+            # dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)).
+            dx = xhat * dgamma
+            dx += dbeta
+            np.subtract(dy2 * m, dx, out=dx)
+            dx *= scale / m
+        else:
+            dx = dy2 * scale
+        return nchw_view(dx.reshape(n, h, w, c))  # (N, C, H, W)

@@ -1,0 +1,599 @@
+"""One training loop for both tasks: Task 1 (the NumPy engine) and Task 2 (PyTorch).
+
+Both tasks share everything but the engine: the data, the seeded mini-batches (identical
+batches and augmentations for the same seed), the initial weights (the NumPy model's
+initialisation is copied into the torch model), the schedule, the log format, the history
+and the checkpoints. What remains different is only how each computes a step.
+
+    python -m lab01_utils.train --task both --profile quick      # seconds, embedded sample
+    python -m lab01_utils.train --task numpy                     # the lab's recipe, full data
+    python -m lab01_utils.train --task numpy --resume            # continue an interrupted run
+
+Outputs, per task, under `--out` (default `runs/`): `task1_numpy/` or `task2_torch/` with
+`train.log` (one report-format line per epoch), `history.json`, `config.json`, a checkpoint
+written atomically after every epoch, and `weights.npz` (the final `state_dict`, torch keys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import nn
+from .data import MiniBatchLoader, load_sample, load_with_source, to_images
+from .models import build_numpy_model, build_torch_model, torch_state_to_numpy
+from .optim import SGD, MultiStepLR
+
+TASK_DIRS = {"numpy": "task1_numpy", "torch": "task2_torch"}
+PROFILES = ("quick", "full")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    """The recipe. Defaults are the lab's (the report's) recipe on the full data.
+
+    Hyperparameters mean what they mean in torch: `momentum` and `weight_decay` as in
+    `torch.optim.SGD`; `milestones` are epoch counts after which `MultiStepLR` multiplies the
+    rate by `gamma` (the rate used *during* epoch e, 1-based, is `lr * gamma ** #{m < e}`).
+    """
+
+    task: str = "numpy"
+    epochs: int = 30
+    batch_size: int = 50
+    lr: float = 0.03
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+    milestones: tuple[int, ...] = (15, 25)
+    gamma: float = 0.1
+    widths: tuple[int, ...] = (32, 64, 128)
+    num_classes: int = 10
+    seed: int = 0
+    augment: bool = True
+    max_shift: int = 2
+    flip_prob: float = 0.5
+    profile: str = "full"
+    train_limit: int | None = None  # use only the first N training images (tests, demos)
+    test_limit: int | None = None
+    eval_batch_size: int = 100
+    device: str = "auto"  # torch only: auto | cpu | cuda
+    torch_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        self.milestones = tuple(int(m) for m in self.milestones)
+        self.widths = tuple(int(w) for w in self.widths)
+        problems = []
+        if self.task not in TASK_DIRS:
+            problems.append(f"task must be one of {sorted(TASK_DIRS)}, got {self.task!r}")
+        if self.profile not in PROFILES:
+            problems.append(f"profile must be one of {PROFILES}, got {self.profile!r}")
+        if self.epochs < 1:
+            problems.append(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 2:
+            problems.append(f"batch_size must be >= 2 (BatchNorm), got {self.batch_size}")
+        if not self.lr > 0:
+            problems.append(f"lr must be > 0, got {self.lr}")
+        if len(self.widths) != 3:
+            problems.append(f"widths must be three ints, got {self.widths}")
+        if list(self.milestones) != sorted(self.milestones):
+            problems.append(f"milestones must be increasing, got {self.milestones}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            problems.append(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if problems:
+            raise ValueError("TrainConfig: " + "; ".join(problems))
+
+    @classmethod
+    def for_profile(cls, profile: str, **overrides) -> TrainConfig:
+        """`full`: the lab's recipe on the full data. `quick`: the embedded sample (2,000
+        train / 500 test images) for 2 epochs, a run of seconds, for CI and a first look."""
+        base: dict = {"profile": profile}
+        if profile == "quick":
+            base.update(epochs=2, milestones=(1,))
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate used during `epoch` (1-based)."""
+        return self.lr * self.gamma ** sum(1 for m in self.milestones if m < epoch)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_data(cfg: TrainConfig, verbose: bool = True):
+    """`(x_train, y_train, x_test, y_test, source_label)` for the config's profile.
+
+    `quick` always uses the embedded sample; `full` needs the full set and says how to get it.
+    """
+    if cfg.profile == "quick":
+        xtr, ytr = load_sample("train")
+        xte, yte = load_sample("test")
+        label = "embedded sample"
+    else:
+        xtr, ytr, src = load_with_source("train", verbose=verbose, allow_sample=False)
+        xte, yte, _ = load_with_source("test", verbose=verbose, allow_sample=False)
+        label = src.label()
+    if cfg.train_limit:
+        xtr, ytr = xtr[: cfg.train_limit], ytr[: cfg.train_limit]
+    if cfg.test_limit:
+        xte, yte = xte[: cfg.test_limit], yte[: cfg.test_limit]
+    return xtr, ytr, xte, yte, label
+
+
+# --------------------------------------------------------------------------- engines
+
+
+class NumpyEngine:
+    """Task 1: forward, loss, backward and SGD, all by hand (`lab01_utils.nn`, `.optim`)."""
+
+    name = "numpy"
+    checkpoint_name = "checkpoint.npz"
+
+    def __init__(self, cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
+        self.model = build_numpy_model(cfg.widths, cfg.num_classes, cfg.seed)
+        if init_state is not None:
+            self.model.load_state_dict(init_state)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.optimizer = SGD(
+            self.model.parameters(),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            nesterov=cfg.nesterov,
+        )
+        self.scheduler = MultiStepLR(self.optimizer, cfg.milestones, cfg.gamma)
+        self.device = "cpu"
+
+    def get_lr(self) -> float:
+        return self.optimizer.lr
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
+        """One SGD step on a batch; returns (mean loss, number correct)."""
+        self.model.train()
+        logits = self.model(xb)
+        loss = self.loss_fn(logits, yb)
+        self.model.backward(self.loss_fn.backward(), input_grad=False)
+        self.optimizer.step()
+        return loss, int((logits.argmax(axis=1) == yb).sum())
+
+    def predict_logits(self, xb: np.ndarray) -> np.ndarray:
+        self.model.eval()
+        return self.model(xb)
+
+    def batch_loss(self, logits: np.ndarray, yb: np.ndarray) -> float:
+        return self.loss_fn(logits, yb)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return self.model.state_dict()
+
+    def save_checkpoint(self, path: Path, epoch: int) -> None:
+        arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        arrays |= {f"optimizer.{k}": v for k, v in self.optimizer.state_dict().items()}
+        arrays |= {f"scheduler.{k}": v for k, v in self.scheduler.state_dict().items()}
+        arrays["epoch"] = np.array(epoch)
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+
+    def load_checkpoint(self, path: Path) -> int:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+        self.model.load_state_dict(part("model."))
+        self.optimizer.load_state_dict(part("optimizer."))
+        self.scheduler.load_state_dict(part("scheduler."))
+        return int(arrays["epoch"])
+
+
+class TorchEngine:
+    """Task 2: the same network and recipe in PyTorch (autograd, `torch.optim`)."""
+
+    name = "torch"
+    checkpoint_name = "checkpoint.pt"
+
+    def __init__(self, cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
+        import torch
+
+        self.torch = torch
+        if cfg.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif cfg.device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("--device cuda: no CUDA device is available here; use auto or cpu")
+        else:
+            self.device = cfg.device
+        if cfg.torch_threads:
+            torch.set_num_threads(cfg.torch_threads)
+        torch.manual_seed(cfg.seed)
+        self.model = build_torch_model(cfg.widths, cfg.num_classes, cfg.seed)
+        if init_state is not None:
+            self.model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in init_state.items()})
+        self.model.to(self.device)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            nesterov=cfg.nesterov,
+        )
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.optimizer, list(cfg.milestones), cfg.gamma
+        )
+
+    def get_lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _tensor(self, a: np.ndarray):
+        return self.torch.from_numpy(a).to(self.device, non_blocking=True)
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
+        self.model.train()
+        x, y = self._tensor(xb), self._tensor(yb)
+        self.optimizer.zero_grad(set_to_none=True)
+        logits = self.model(x)
+        loss = self.loss_fn(logits, y)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.item()), int((logits.argmax(1) == y).sum().item())
+
+    def predict_logits(self, xb: np.ndarray) -> np.ndarray:
+        self.model.eval()
+        with self.torch.no_grad():
+            return self.model(self._tensor(xb)).float().cpu().numpy()
+
+    def batch_loss(self, logits: np.ndarray, yb: np.ndarray) -> float:
+        with self.torch.no_grad():
+            return float(self.loss_fn(self.torch.from_numpy(logits), self.torch.from_numpy(yb)))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return torch_state_to_numpy(self.model.state_dict())
+
+    def save_checkpoint(self, path: Path, epoch: int) -> None:
+        # Only tensors, numbers and plain containers, so `torch.load(weights_only=True)`
+        # (which executes nothing) can read it back.
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "torch_rng": self.torch.get_rng_state(),
+            "epoch": epoch,
+        }
+        atomic_write(path, lambda f: self.torch.save(state, f))
+
+    def load_checkpoint(self, path: Path) -> int:
+        state = self.torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.torch.set_rng_state(state["torch_rng"].cpu())
+        return int(state["epoch"])
+
+
+def make_engine(cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
+    """The engine for `cfg.task`. Without `init_state`, both tasks start from the NumPy
+    model's initialisation for `cfg.seed`, so the two tasks begin from identical weights."""
+    if init_state is None:
+        init_state = build_numpy_model(cfg.widths, cfg.num_classes, cfg.seed).state_dict()
+    return (NumpyEngine if cfg.task == "numpy" else TorchEngine)(cfg, init_state)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def atomic_write(path: Path, write: Callable) -> None:
+    """Write `path` via a temp file in the same directory + `os.replace`: a crash or an
+    interrupt mid-write leaves the previous file intact, never a half-written one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def format_log_line(rec: dict) -> str:
+    """The report's per-epoch line, the same for both tasks, e.g.
+    `| Epoch: 30 |Lr: 0.0003 |Train Loss: 0.3205 |Train Acc:88.2220 |Val Loss: 0.2239 |Val Acc:92.4400 |Epoch time:1214.67 sec`
+    """
+    return (
+        f"| Epoch: {rec['epoch']} |Lr: {rec['lr']:.6g} |Train Loss: {rec['train_loss']:.4f} "
+        f"|Train Acc:{rec['train_acc']:.4f} |Val Loss: {rec['val_loss']:.4f} "
+        f"|Val Acc:{rec['val_acc']:.4f} |Epoch time:{rec['epoch_time']:.2f} sec"
+    )
+
+
+def save_weights(path: Path, state: dict[str, np.ndarray]) -> None:
+    """The final `state_dict` (torch keys) as an uncompressed `.npz`; load with
+    `np.load(path, allow_pickle=False)` into either model."""
+    atomic_write(path, lambda f: np.savez(f, **state))
+
+
+def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A `weights.npz` -> `{key: array}` (torch `state_dict` keys), no pickle."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+# --------------------------------------------------------------------------- loop
+
+
+def evaluate(engine, x: np.ndarray, y: np.ndarray, batch_size: int = 100) -> tuple[float, float]:
+    """Mean loss and accuracy (percent) of the model in eval mode over `(x, y)`."""
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(y), batch_size):
+        xb = to_images(x[start : start + batch_size])
+        yb = y[start : start + batch_size].astype(np.int64)
+        logits = engine.predict_logits(xb)
+        total_loss += engine.batch_loss(logits, yb) * len(yb)
+        correct += int((logits.argmax(axis=1) == yb).sum())
+    return total_loss / len(y), 100.0 * correct / len(y)
+
+
+def train(
+    cfg: TrainConfig,
+    out_dir: str | os.PathLike = "runs",
+    resume: bool = False,
+    quiet: bool = False,
+    callbacks: Sequence[Callable[[list[dict]], None]] = (),
+    data=None,
+) -> list[dict]:
+    """Train `cfg.task` with `cfg`'s recipe; returns the history (one dict per epoch).
+
+    Writes under `out_dir/task1_numpy` or `out_dir/task2_torch`. With `resume=True` it
+    continues from the checkpoint there (the config must match). `callbacks` are called with
+    the history after every epoch (e.g. `widgets.TrainingCurves`). `data` may pass
+    `(x_train, y_train, x_test, y_test)` to skip loading.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or inf (the last epoch's checkpoint is kept).
+    """
+    from tqdm.auto import tqdm
+
+    run_dir = Path(out_dir) / TASK_DIRS[cfg.task]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if data is None:
+        xtr, ytr, xte, yte, source = load_data(cfg, verbose=not quiet)
+    else:
+        xtr, ytr, xte, yte = data
+        source = "given arrays"
+    loader = MiniBatchLoader(
+        xtr,
+        ytr,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        augment=cfg.augment,
+        seed=cfg.seed,
+        max_shift=cfg.max_shift,
+        flip_prob=cfg.flip_prob,
+    )
+    engine = make_engine(cfg)
+    ckpt = run_dir / engine.checkpoint_name
+    history_path = run_dir / "history.json"
+    config_json = json.dumps(asdict(cfg), indent=2)
+    history: list[dict] = []
+    start_epoch = 0
+    if resume and ckpt.exists():
+        saved = json.loads((run_dir / "config.json").read_text())
+        if saved != json.loads(config_json):
+            diff = {k: (saved.get(k), v) for k, v in asdict(cfg).items() if saved.get(k) != v}
+            diff = {k: v for k, v in diff.items() if json.dumps(v[0]) != json.dumps(v[1])}
+            if diff:
+                raise ValueError(
+                    f"--resume: the config differs from the run in {run_dir}: "
+                    + ", ".join(f"{k} was {a!r}, now {b!r}" for k, (a, b) in diff.items())
+                )
+        start_epoch = engine.load_checkpoint(ckpt)
+        history = json.loads(history_path.read_text())[:start_epoch]
+        if not quiet:
+            print(f"resuming {cfg.task} from epoch {start_epoch} ({ckpt})", file=sys.stderr)
+    elif resume and not quiet:
+        print(f"--resume: no checkpoint in {run_dir}, starting from scratch", file=sys.stderr)
+    atomic_write_text(run_dir / "config.json", config_json)
+    log_path = run_dir / "train.log"
+    atomic_write_text(log_path, "".join(format_log_line(r) + "\n" for r in history))
+    if not quiet:
+        where = f" on {engine.device}" if cfg.task == "torch" else ""
+        print(
+            f"Task {'1 (NumPy)' if cfg.task == 'numpy' else '2 (PyTorch)'}{where}: "
+            f"{len(ytr):,} train / {len(yte):,} test images ({source}), "
+            f"{cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}",
+            file=sys.stderr,
+        )
+
+    # Bars only where someone watches: a terminal, or a notebook (tqdm.auto makes a widget).
+    show_bar = not quiet and (sys.stderr.isatty() or "ipykernel" in sys.modules)
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        lr = engine.get_lr()
+        t0 = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(
+            loader.epoch(epoch),
+            total=len(loader),
+            desc=f"{cfg.task} epoch {epoch}/{cfg.epochs}",
+            disable=not show_bar,
+            leave=False,
+            file=sys.stderr,
+        )
+        for step, (xb, yb) in enumerate(bar):
+            loss, ok = engine.train_step(xb, yb)
+            if not math.isfinite(loss):
+                bar.close()
+                raise TrainingDiverged(
+                    f"{cfg.task}: loss is {loss} at epoch {epoch}, step {step + 1}; stopped. "
+                    f"The last good checkpoint (epoch {epoch - 1}) is kept in {run_dir}. "
+                    f"Try a smaller --lr."
+                )
+            loss_sum += loss * len(yb)
+            correct += ok
+            seen += len(yb)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{100 * correct / seen:.2f}")
+        bar.close()
+        train_time = time.perf_counter() - t0
+        val_loss, val_acc = evaluate(engine, xte, yte, cfg.eval_batch_size)
+        epoch_time = time.perf_counter() - t0
+        engine.scheduler.step()
+        rec = {
+            "epoch": epoch,
+            "lr": lr,
+            "train_loss": loss_sum / seen,
+            "train_acc": 100.0 * correct / seen,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "train_time": train_time,
+            "epoch_time": epoch_time,
+        }
+        history.append(rec)
+        # Checkpoint first, then the history and log: a crash between them leaves a
+        # checkpoint that is at most one epoch ahead of the history, never behind it.
+        engine.save_checkpoint(ckpt, epoch)
+        atomic_write_text(history_path, json.dumps(history, indent=1))
+        line = format_log_line(rec)
+        with open(log_path, "a") as f:
+            f.write(line + "\n")
+        if not quiet:
+            tqdm.write(line, file=sys.stdout)
+        for cb in callbacks:
+            cb(history)
+
+    save_weights(run_dir / "weights.npz", engine.state_dict())
+    return history
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def default_profile() -> str:
+    """`$LAB01_PROFILE` if set; otherwise `full` when the full data is on this machine,
+    else `quick`."""
+    env = os.environ.get("LAB01_PROFILE")
+    if env:
+        if env not in PROFILES:
+            raise ValueError(f"LAB01_PROFILE must be one of {PROFILES}, got {env!r}")
+        return env
+    from .data import find_data_source
+
+    try:
+        return "full" if find_data_source("train").kind not in ("sample", "download") else "quick"
+    except Exception:
+        return "quick"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m lab01_utils.train",
+        description=(
+            "Train the lab's pre-activation ResNet on Fashion-MNIST: Task 1 in NumPy, Task 2 in "
+            "PyTorch, same data, batches, initial weights and recipe. One report-format line "
+            "per epoch; a checkpoint after every epoch (use --resume after an interruption)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--task", choices=["numpy", "torch", "both"], default="both")
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="quick: embedded sample, 2 epochs (seconds); full: the lab's recipe on the full "
+        "data. Default: $LAB01_PROFILE, else full when the data is here, else quick",
+    )
+    p.add_argument("--epochs", type=int, default=None, help="default: 30 (full), 2 (quick)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 50")
+    p.add_argument("--lr", type=float, default=None, help="initial learning rate (0.03)")
+    p.add_argument("--momentum", type=float, default=None, help="SGD momentum (0.9)")
+    p.add_argument("--weight-decay", type=float, default=None, help="L2 weight decay (5e-4)")
+    p.add_argument(
+        "--milestones", type=int, nargs="*", default=None, help="epochs where lr *= 0.1 (15 25)"
+    )
+    p.add_argument("--widths", type=int, nargs=3, default=None, help="stage widths (32 64 128)")
+    p.add_argument("--seed", type=int, default=None, help="seed of weights and batches (0)")
+    p.add_argument("--no-augment", action="store_true", help="train without shifts and flips")
+    p.add_argument("--train-limit", type=int, default=None, help="use the first N train images")
+    p.add_argument("--out", default="runs", help="output directory")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="torch only")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
+    return p
+
+
+def config_from_args(args: argparse.Namespace, task: str) -> TrainConfig:
+    overrides = {
+        "task": task,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "momentum": args.momentum,
+        "weight_decay": args.weight_decay,
+        "milestones": tuple(args.milestones) if args.milestones is not None else None,
+        "widths": tuple(args.widths) if args.widths else None,
+        "seed": args.seed,
+        "augment": False if args.no_augment else None,
+        "train_limit": args.train_limit,
+        "device": args.device,
+        "torch_threads": args.threads,
+    }
+    return TrainConfig.for_profile(args.profile or default_profile(), **overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    tasks = ["numpy", "torch"] if args.task == "both" else [args.task]
+    try:
+        for task in tasks:
+            cfg = config_from_args(args, task)
+            train(cfg, args.out, resume=args.resume, quiet=args.quiet)
+    except (ValueError, TrainingDiverged, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted; the last finished epoch is checkpointed in {args.out}: "
+            "rerun with --resume to continue",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = [
+    "NumpyEngine",
+    "TorchEngine",
+    "TrainConfig",
+    "TrainingDiverged",
+    "evaluate",
+    "format_log_line",
+    "load_weights",
+    "make_engine",
+    "save_weights",
+    "train",
+]
