@@ -21,9 +21,13 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
-    ap.add_argument("--pause", type=float, default=0.2,
-                    help="seconds between steps, so OpenBLAS's spinning workers go to sleep "
-                         "and do not steal the cores from the next framework's step")
+    ap.add_argument(
+        "--pause",
+        type=float,
+        default=0.2,
+        help="seconds between steps, so OpenBLAS's spinning workers go to sleep "
+        "and do not steal the cores from the next framework's step",
+    )
     ap.add_argument("--no-breakdown", action="store_true")
     args = ap.parse_args()
 

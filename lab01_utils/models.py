@@ -113,9 +113,9 @@ def build_numpy_model(
 
 def build_torch_model(widths: Sequence[int] = (32, 64, 128), num_classes: int = 10, seed: int = 0):
     """Task 2's model (a `torch.nn.Module`), torch's default initialisation under `seed`."""
-    from .torch_model import TorchPreActResNet
-
     import torch
+
+    from .torch_model import TorchPreActResNet
 
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)

@@ -93,7 +93,9 @@ class SGD:
                 self.momentum_buffers[i] = None
 
 
-def multistep_lr(base_lr: float, epoch: int, milestones: Sequence[int], gamma: float = 0.1) -> float:
+def multistep_lr(
+    base_lr: float, epoch: int, milestones: Sequence[int], gamma: float = 0.1
+) -> float:
     """The learning rate after `epoch` scheduler steps: `base_lr * gamma ** #{m <= epoch}`.
 
     A pure function of the step, so a resumed run needs no scheduler state to agree.

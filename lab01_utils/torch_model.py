@@ -42,7 +42,9 @@ class TorchPreActResNet(nn.Module):
     def __init__(self, widths: Sequence[int] = (32, 64, 128), num_classes: int = 10):
         super().__init__()
         if len(widths) != 3 or any(int(w) < 1 for w in widths):
-            raise ValueError(f"TorchPreActResNet: widths must be three positive ints, got {widths!r}")
+            raise ValueError(
+                f"TorchPreActResNet: widths must be three positive ints, got {widths!r}"
+            )
         w1, w2, w3 = (int(w) for w in widths)
         self.widths, self.num_classes = (w1, w2, w3), num_classes
         self.stem = nn.Conv2d(1, w1, 3, padding=1, bias=False)

@@ -221,7 +221,9 @@ class TorchEngine:
         torch.manual_seed(cfg.seed)
         self.model = build_torch_model(cfg.widths, cfg.num_classes, cfg.seed)
         if init_state is not None:
-            self.model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in init_state.items()})
+            self.model.load_state_dict(
+                {k: torch.from_numpy(v.copy()) for k, v in init_state.items()}
+            )
         self.model.to(self.device)
         self.loss_fn = torch.nn.CrossEntropyLoss()
         self.optimizer = torch.optim.SGD(
@@ -317,8 +319,10 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def format_log_line(rec: dict) -> str:
-    """The report's per-epoch line, the same for both tasks, e.g.
-    `| Epoch: 30 |Lr: 0.0003 |Train Loss: 0.3205 |Train Acc:88.2220 |Val Loss: 0.2239 |Val Acc:92.4400 |Epoch time:1214.67 sec`
+    """The report's per-epoch line, the same for both tasks, e.g. (one line)::
+
+        | Epoch: 30 |Lr: 0.0003 |Train Loss: 0.3205 |Train Acc:88.2220
+        |Val Loss: 0.2239 |Val Acc:92.4400 |Epoch time:1214.67 sec
     """
     return (
         f"| Epoch: {rec['epoch']} |Lr: {rec['lr']:.6g} |Train Loss: {rec['train_loss']:.4f} "

@@ -116,18 +116,23 @@ def gradcheck_layer(
 
 
 # ----------------------------------------------------------------------------- torch twins
-def randomize(module: nn.Module, rng: np.random.Generator, scale: float = 0.5) -> nn.Module:
-    """Fill every parameter and BatchNorm buffer with random values (keeps each dtype).
+def randomize(
+    module: nn.Module, rng: np.random.Generator, scale: float = 0.5, weights: bool = True
+) -> nn.Module:
+    """Fill every parameter (or, with `weights=False`, only BatchNorm's) and every BatchNorm
+    buffer with random values, keeping each dtype.
 
     The default initialisation (BN gamma = 1, beta = 0, running stats 0/1) hides mistakes
-    such as a swapped gamma/beta; random values do not. running_var stays positive.
+    such as a swapped gamma/beta; random values do not. running_var stays positive. Deep
+    models keep their fan-in-scaled conv weights (`weights=False`) so activations stay O(1).
     """
-    for _, p in module.named_parameters():
+    for _, p in module.named_parameters() if weights else []:
         p.data = (scale * rng.standard_normal(p.data.shape)).astype(p.data.dtype)
     for _, m in module.named_modules():
         if isinstance(m, nn.BatchNorm2d):
             c, dt = m.num_features, m.running_mean.dtype
             m.weight.data = rng.uniform(0.5, 1.5, c).astype(dt) * rng.choice([-1, 1], c).astype(dt)
+            m.bias.data = (scale * rng.standard_normal(c)).astype(dt)
             m.running_mean = rng.standard_normal(c).astype(dt)
             m.running_var = rng.uniform(0.5, 2.0, c).astype(dt)
             m.num_batches_tracked = np.array(3, dtype=np.int64)

@@ -127,7 +127,9 @@ class Conv2d(Module):
             # Stride 1: the input gradient is itself a convolution, of dy (padded by k-1-p)
             # with the kernel flipped in space and its in/out channels swapped. Doing it as
             # im2col + GEMM avoids col2im's k*k scatter-adds, the slowest part of backward.
-            w_flip = self.weight.data[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)  # (kH, kW, C_out, C_in)
+            w_flip = self.weight.data[:, :, ::-1, ::-1].transpose(
+                2, 3, 0, 1
+            )  # (kH, kW, C_out, C_in)
             dcols = im2col(nhwc(dy), k, 1, k - 1 - p)  # (N*H*W, k*k*C_out)
             dx = (dcols @ w_flip.reshape(k * k * c_out, c_in)).reshape(n, h, w, c_in)
         else:

@@ -93,7 +93,11 @@ def im2col(x: np.ndarray, kernel_size: int, stride: int, padding: int) -> np.nda
 
 
 def col2im(
-    dcols: np.ndarray, x_shape: tuple[int, int, int, int], kernel_size: int, stride: int, padding: int
+    dcols: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    kernel_size: int,
+    stride: int,
+    padding: int,
 ) -> np.ndarray:
     """The adjoint of `im2col`: scatter-add window gradients back onto the image.
 
@@ -125,7 +129,11 @@ def col2im(
 
 
 def col2im_offsets(
-    dcols: np.ndarray, x_shape: tuple[int, int, int, int], kernel_size: int, stride: int, padding: int
+    dcols: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    kernel_size: int,
+    stride: int,
+    padding: int,
 ) -> np.ndarray:
     """`col2im` for columns stored offset-major: `dcols` is `(k * k, N * H_out * W_out, C)`.
 

@@ -40,7 +40,9 @@ class CrossEntropyLoss(Module):
                 f"{y.shape}"
             )
         if n and (y.min() < 0 or y.max() >= k):
-            raise ValueError(f"CrossEntropyLoss: targets must lie in [0, {k}), got {y.min()}..{y.max()}")
+            raise ValueError(
+                f"CrossEntropyLoss: targets must lie in [0, {k}), got {y.min()}..{y.max()}"
+            )
         logp = log_softmax(logits)
         self._cache = (logp, y)
         return float(-logp[np.arange(n), y].mean())

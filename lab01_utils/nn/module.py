@@ -200,7 +200,7 @@ def _to_numpy(v):
 
 
 class Sequential(Module):
-    """Apply children in order; backward runs them in reverse. Keys are `0`, `1`, ... as in torch."""
+    """Apply children in order; backward runs them in reverse. Keys `0`, `1`, ... as in torch."""
 
     def __init__(self, *modules: Module):
         super().__init__()

@@ -33,7 +33,9 @@ class BatchNorm2d(Module):
         `running_var` `(C,)` = 1, `num_batches_tracked` () int64 = 0.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32):
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32
+    ):
         super().__init__()
         if not isinstance(num_features, (int, np.integer)) or num_features < 1:
             raise ValueError(f"BatchNorm2d: num_features must be an int >= 1, got {num_features!r}")
@@ -76,32 +78,34 @@ class BatchNorm2d(Module):
             mean, var = self.running_mean, self.running_var
             xc = x2 - mean
         invstd = (1.0 / np.sqrt(var + self.eps)).astype(dtype)  # (C,)
-        xhat = np.multiply(xc, invstd, out=xc)  # (M, C), reuses xc's buffer
-        y = xhat * self.weight.data
+        # y = gamma * xhat + beta with xhat = xc * invstd, folded into one scale per channel
+        # so the big array is touched twice, not four times. Backward keeps `xc`, not xhat.
+        y = xc * (self.weight.data * invstd)
         y += self.bias.data
-        self._cache = (xhat, invstd, self.training)
+        self._cache = (xc, invstd, self.training)
         return nchw_view(y.reshape(n, h, w, c))  # (N, C, H, W)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         if self._cache is None:
             raise RuntimeError("BatchNorm2d.backward called before forward")
         check_input("BatchNorm2d.backward", dy, 4, self.num_features)
-        xhat, invstd, training = self._cache
+        xc, invstd, training = self._cache
         n, c, h, w = dy.shape
         dy2 = nhwc(dy).reshape(-1, c)  # (M, C)
         m = dy2.shape[0]
         ones = _ones(m, dy2.dtype)
         dbeta = ones @ dy2  # (C,)
-        dgamma = ones @ (dy2 * xhat)  # (C,)
+        dgamma = (ones @ (dy2 * xc)) * invstd  # (C,) = sum(dy * xhat)
         self.bias.grad, self.weight.grad = dbeta, dgamma
-        scale = self.weight.data * invstd  # (C,)
+        scale = self.weight.data * invstd  # (C,) = gamma * invstd
+        dx = dy2 * scale
         if training:
             # The batch statistics depend on every input, which adds two terms:
-            # dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)).
-            dx = xhat * dgamma
-            dx += dbeta
-            np.subtract(dy2 * m, dx, out=dx)
-            dx *= scale / m
-        else:
-            dx = dy2 * scale
+            # dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
+            # with xhat = xc * invstd, i.e. dx = dy * scale - (xc * k + b) per channel.
+            k = scale * invstd * dgamma / m
+            b = scale * dbeta / m
+            corr = xc * k
+            corr += b
+            dx -= corr
         return nchw_view(dx.reshape(n, h, w, c))  # (N, C, H, W)

@@ -25,6 +25,8 @@ class GlobalAvgPool2d(Module):
             raise RuntimeError("GlobalAvgPool2d.backward called before forward")
         n, c, h, w = self._shape
         if dy.shape != (n, c):
-            raise ValueError(f"GlobalAvgPool2d.backward: dy has shape {dy.shape}, expected {(n, c)}")
+            raise ValueError(
+                f"GlobalAvgPool2d.backward: dy has shape {dy.shape}, expected {(n, c)}"
+            )
         # Each of the H*W pixels contributed 1/(H*W) of the mean.
         return np.broadcast_to((dy / (h * w))[:, :, None, None], self._shape).copy()
