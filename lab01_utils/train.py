@@ -321,8 +321,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 def format_log_line(rec: dict) -> str:
     """The report's per-epoch line, the same for both tasks, e.g. (one line)::
 
-        | Epoch: 30 |Lr: 0.0003 |Train Loss: 0.3205 |Train Acc:88.2220
-        |Val Loss: 0.2239 |Val Acc:92.4400 |Epoch time:1214.67 sec
+    | Epoch: 30 |Lr: 0.0003 |Train Loss: 0.3205 |Train Acc:88.2220
+    |Val Loss: 0.2239 |Val Acc:92.4400 |Epoch time:1214.67 sec
     """
     return (
         f"| Epoch: {rec['epoch']} |Lr: {rec['lr']:.6g} |Train Loss: {rec['train_loss']:.4f} "
@@ -402,15 +402,15 @@ def train(
     history: list[dict] = []
     start_epoch = 0
     if resume and ckpt.exists():
+        # Everything but the number of epochs must match (a run may be extended).
         saved = json.loads((run_dir / "config.json").read_text())
-        if saved != json.loads(config_json):
-            diff = {k: (saved.get(k), v) for k, v in asdict(cfg).items() if saved.get(k) != v}
-            diff = {k: v for k, v in diff.items() if json.dumps(v[0]) != json.dumps(v[1])}
-            if diff:
-                raise ValueError(
-                    f"--resume: the config differs from the run in {run_dir}: "
-                    + ", ".join(f"{k} was {a!r}, now {b!r}" for k, (a, b) in diff.items())
-                )
+        now = json.loads(config_json)
+        diff = {k: (saved.get(k), v) for k, v in now.items() if k != "epochs" and saved.get(k) != v}
+        if diff:
+            raise ValueError(
+                f"--resume: the config differs from the run in {run_dir}: "
+                + ", ".join(f"{k} was {a!r}, now {b!r}" for k, (a, b) in diff.items())
+            )
         start_epoch = engine.load_checkpoint(ckpt)
         history = json.loads(history_path.read_text())[:start_epoch]
         if not quiet:

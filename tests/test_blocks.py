@@ -34,7 +34,9 @@ def test_parity_after_several_training_forwards(rng):
     compare_with_torch(block, twin, x, np.float64, True, rng, n_forwards=3)
 
 
-@pytest.mark.parametrize("c_in, c_out, stride", [(2, 2, 1), (2, 3, 2)], ids=["identity", "projection"])
+@pytest.mark.parametrize(
+    "c_in, c_out, stride", [(2, 2, 1), (2, 3, 2)], ids=["identity", "projection"]
+)
 @pytest.mark.parametrize("training", [True, False])
 def test_gradcheck(rng, c_in, c_out, stride, training):
     block = randomize(PreActBlock(c_in, c_out, stride=stride, rng=rng), rng)

@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers import (
-    GRADCHECK_RTOL,
     PARITY_RTOL_F64,
     PROPERTY_SETTINGS,
     ROUNDOFF_RTOL_F64,
@@ -90,16 +89,20 @@ def valid(case) -> bool:
     return case["h"] + 2 * case["padding"] >= case["k"] <= case["w"] + 2 * case["padding"]
 
 
+def conv_for(case, rng) -> Conv2d:
+    k, s, p, bias = case["k"], case["stride"], case["padding"], case["bias"]
+    return Conv2d(
+        case["c_in"], case["c_out"], k, stride=s, padding=p, bias=bias, rng=rng, dtype=np.float64
+    )
+
+
 @PROPERTY_SETTINGS
 @given(case=conv_cases)
 def test_property_matches_torch_autograd(case):
     assume(valid(case))
     rng = np.random.default_rng(case["seed"])
     k, s, p = case["k"], case["stride"], case["padding"]
-    layer = Conv2d(
-        case["c_in"], case["c_out"], k, stride=s, padding=p, bias=case["bias"], rng=rng,
-        dtype=np.float64,
-    )  # fmt: skip
+    layer = conv_for(case, rng)
     x = rng.standard_normal((case["n"], case["c_in"], case["h"], case["w"]))
     y = layer(x)
     h_out, w_out = conv_output_size(case["h"], k, s, p), conv_output_size(case["w"], k, s, p)
@@ -125,10 +128,7 @@ def test_property_naive_equals_im2col_forward(case):
     assume(valid(case))
     rng = np.random.default_rng(case["seed"])
     k, s, p = case["k"], case["stride"], case["padding"]
-    layer = Conv2d(
-        case["c_in"], case["c_out"], k, stride=s, padding=p, bias=case["bias"], rng=rng,
-        dtype=np.float64,
-    )  # fmt: skip
+    layer = conv_for(case, rng)
     x = rng.standard_normal((case["n"], case["c_in"], case["h"], case["w"]))
     bias = layer.bias.data if case["bias"] else None
     y_naive = conv2d_naive(x, layer.weight.data, bias, stride=s, padding=p)
@@ -185,7 +185,9 @@ def test_input_grad_false_returns_none_with_the_same_parameter_grads(rng):
     np.testing.assert_array_equal(layer.bias.grad, db)
 
 
-@pytest.mark.parametrize("kernel_size, stride, padding", [(3, 1, 1), (3, 2, 1), (1, 1, 0), (1, 2, 0)])
+@pytest.mark.parametrize(
+    "kernel_size, stride, padding", [(3, 1, 1), (3, 2, 1), (1, 1, 0), (1, 2, 0)]
+)
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 def test_caller_arrays_untouched(rng, kernel_size, stride, padding, layout):
     layer = Conv2d(3, 4, kernel_size, stride=stride, padding=padding, rng=rng)
@@ -259,4 +261,3 @@ def test_bad_hyperparameters_raise(kwargs):
 def test_backward_before_forward_raises():
     with pytest.raises(RuntimeError, match="before forward"):
         Conv2d(1, 1, 1).backward(np.zeros((1, 1, 1, 1), dtype=np.float32))
-

@@ -37,7 +37,9 @@ def test_parameter_holds_data_and_grad():
 @pytest.mark.parametrize("training", [True, False])
 def test_sequential_parity_with_torch(rng, dtype, training):
     net = randomize(small_net(rng), rng)
-    compare_with_torch(net, torch_small_net(), rng.standard_normal((2, 2, 4, 5)), dtype, training, rng)
+    compare_with_torch(
+        net, torch_small_net(), rng.standard_normal((2, 2, 4, 5)), dtype, training, rng
+    )
 
 
 def test_sequential_container():

@@ -1,0 +1,131 @@
+"""Task 1 vs Task 2 side by side: a markdown table and a PNG of both tasks' curves.
+
+python -m lab01_utils.compare runs/            # reads runs/task1_numpy, runs/task2_torch
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .train import TASK_DIRS, atomic_write, atomic_write_text
+
+TASK_NAMES = {"numpy": "Task 1 (NumPy)", "torch": "Task 2 (PyTorch)"}
+
+
+def load_history(run_dir: str | Path) -> list[dict]:
+    """The per-epoch history saved by `train` in `run_dir/history.json`."""
+    path = Path(run_dir) / "history.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no history.json in {run_dir}: train that task first")
+    return json.loads(path.read_text())
+
+
+def summarize(history: list[dict]) -> dict:
+    """Final and best validation accuracy, final train accuracy and the mean epoch time."""
+    if not history:
+        raise ValueError("empty history")
+    last = history[-1]
+    return {
+        "epochs": len(history),
+        "final_val_acc": last["val_acc"],
+        "best_val_acc": max(r["val_acc"] for r in history),
+        "final_train_acc": last["train_acc"],
+        "final_val_loss": last["val_loss"],
+        "mean_epoch_time": sum(r["epoch_time"] for r in history) / len(history),
+    }
+
+
+def comparison_table(histories: dict[str, list[dict]]) -> str:
+    """A markdown table with one column per task, plus the NumPy/torch epoch-time ratio."""
+    names = [t for t in ("numpy", "torch") if t in histories]
+    s = {t: summarize(histories[t]) for t in names}
+    rows = [
+        ("Epochs", "{epochs}"),
+        ("Final val accuracy (%)", "{final_val_acc:.2f}"),
+        ("Best val accuracy (%)", "{best_val_acc:.2f}"),
+        ("Final train accuracy (%)", "{final_train_acc:.2f}"),
+        ("Final val loss", "{final_val_loss:.4f}"),
+        ("Mean epoch time (s)", "{mean_epoch_time:.1f}"),
+    ]
+    lines = [
+        "| | " + " | ".join(TASK_NAMES[t] for t in names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for label, fmt in rows:
+        lines.append(f"| {label} | " + " | ".join(fmt.format(**s[t]) for t in names) + " |")
+    if len(names) == 2:
+        ratio = s["numpy"]["mean_epoch_time"] / s["torch"]["mean_epoch_time"]
+        gap = s["numpy"]["final_val_acc"] - s["torch"]["final_val_acc"]
+        lines += [
+            "",
+            f"Epoch time ratio NumPy / PyTorch: **{ratio:.2f}x**. "
+            f"Final accuracy difference (NumPy - PyTorch): {gap:+.2f} points.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def curves_figure(histories: dict[str, list[dict]]):
+    """Loss and accuracy per epoch of each task, train (dashed) and val (solid)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for task, hist in histories.items():
+        ep = [r["epoch"] for r in hist]
+        name = TASK_NAMES.get(task, task)
+        for ax, key in ((ax_loss, "loss"), (ax_acc, "acc")):
+            (line,) = ax.plot(ep, [r[f"val_{key}"] for r in hist], "-o", ms=3, label=f"{name} val")
+            ax.plot(
+                ep,
+                [r[f"train_{key}"] for r in hist],
+                "--",
+                color=line.get_color(),
+                label=f"{name} train",
+            )
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def write_comparison(run_root: str | Path, out_dir: str | Path | None = None) -> tuple[Path, Path]:
+    """Write `comparison.md` and `comparison.png` for the tasks found under `run_root`."""
+    run_root = Path(run_root)
+    out_dir = Path(out_dir) if out_dir is not None else run_root
+    histories = {}
+    for task, sub in TASK_DIRS.items():
+        if (run_root / sub / "history.json").exists():
+            histories[task] = load_history(run_root / sub)
+    if not histories:
+        raise FileNotFoundError(
+            f"no finished task under {run_root} (expected {list(TASK_DIRS.values())})"
+        )
+    md, png = out_dir / "comparison.md", out_dir / "comparison.png"
+    atomic_write_text(md, "# Task 1 vs Task 2\n\n" + comparison_table(histories))
+    fig = curves_figure(histories)
+    atomic_write(png, lambda f: fig.savefig(f, format="png", dpi=110))
+    return md, png
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lab01_utils.compare", description=__doc__)
+    ap.add_argument("run_root", nargs="?", default="runs")
+    args = ap.parse_args(argv)
+    try:
+        md, png = write_comparison(args.run_root)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(md.read_text())
+    print(f"wrote {md} and {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

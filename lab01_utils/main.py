@@ -1,0 +1,43 @@
+"""`make run`: train Task 1 (NumPy) and Task 2 (PyTorch), then write the comparison.
+
+The profile is `$LAB01_PROFILE` if set, else `full` (the lab's recipe, ~hours on a laptop CPU)
+when the full Fashion-MNIST is on this machine, else `quick` (the embedded sample, seconds).
+Runs resume from their checkpoints, so an interrupted `make run` continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .compare import write_comparison
+from .data import data_source_name
+from .train import TrainConfig, TrainingDiverged, default_profile, train
+
+
+def main() -> int:
+    profile = default_profile()
+    out = Path("runs") / profile
+    print(f"lab01: profile '{profile}' (set LAB01_PROFILE=quick|full to choose)")
+    print(f"lab01: training data: {data_source_name('train')}")
+    if profile == "full":
+        print("lab01: the full recipe takes hours on a laptop CPU; Ctrl-C is safe, rerun resumes")
+    try:
+        for task in ("numpy", "torch"):
+            cfg = TrainConfig.for_profile(profile, task=task)
+            train(cfg, out, resume=True)
+    except (TrainingDiverged, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: checkpoints are in {out}; `make run` resumes", file=sys.stderr)
+        return 130
+    md, png = write_comparison(out)
+    print()
+    print(md.read_text())
+    print(f"comparison: {md}\ncurves:     {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
