@@ -18,25 +18,28 @@ from lab01_utils import nn
 # Relative error = max|a - b| / max(max|b|, TINY): a max-norm error, scaled by the reference.
 TINY = 1e-30
 
-# NumPy vs torch on the same weights, same dtype. Worst measured over every layer, the block
-# and the whole model (train and eval, outputs, dx, parameter grads, running stats):
-# float64 ~3e-15, float32 ~1.3e-6.
+# NumPy vs torch on the same weights, same dtype, worst over every layer, the block and the
+# whole model (train and eval; outputs, dx, parameter grads, running stats) and the property
+# tests: float64 1.0e-13 (BatchNorm, 3 values per channel), float32 5.3e-6 (the whole model
+# in training mode: a BN bias gradient; up to 6.5e-6 over 12 other seeds).
 PARITY_RTOL_F64 = 1e-10
 PARITY_RTOL_F32 = 1e-5
 
-# Central differences in float64: truncation ~h^2 and round-off ~1e-16 / h; the worst
-# measured error is ~2e-9 (BatchNorm's dx, where the batch statistics couple every input).
+# Central differences in float64: truncation ~h^2 and round-off ~1e-16 / h, both ~1e-10 at
+# h = 1e-5. Worst measured: 7.7e-10 (PreActBlock's bn1.weight in training mode, where the
+# batch statistics couple every input).
 GRADCHECK_STEP = 1e-5
-GRADCHECK_RTOL = 1e-7
+GRADCHECK_RTOL = 1e-8
 
 # Identities that hold up to round-off (im2col/col2im adjointness, naive vs GEMM conv),
-# float64; measured ~1e-15.
+# float64; measured 3.5e-16.
 ROUNDOFF_RTOL_F64 = 1e-12
 
 # The number of hypothesis examples per property: enough to cover strides/paddings, small
-# enough that the whole suite stays well under a minute.
+# enough that the whole suite stays well under a minute. Derandomised, so a failure
+# reproduces on every run and machine instead of appearing once in CI.
 PROPERTY_EXAMPLES = 25
-PROPERTY_SETTINGS = settings(max_examples=PROPERTY_EXAMPLES, deadline=None)
+PROPERTY_SETTINGS = settings(max_examples=PROPERTY_EXAMPLES, deadline=None, derandomize=True)
 
 
 def parity_rtol(dtype) -> float:

@@ -127,7 +127,7 @@ def test_property_matches_torch_autograd(case):
 def test_property_naive_equals_im2col_forward(case):
     assume(valid(case))
     rng = np.random.default_rng(case["seed"])
-    k, s, p = case["k"], case["stride"], case["padding"]
+    s, p = case["stride"], case["padding"]
     layer = conv_for(case, rng)
     x = rng.standard_normal((case["n"], case["c_in"], case["h"], case["w"]))
     bias = layer.bias.data if case["bias"] else None
