@@ -79,6 +79,8 @@ def apply_augmentation(
     sy = _per_image(shift_y, n, "shift_y", integer=True)
     fl = _per_image(flip, n, "flip", integer=False)
 
+    # Exercise 7.3: the augmentation (flip, then shift)
+    ### BEGIN SOLUTION
     # One gather for the whole batch: for every output pixel, the source pixel it comes from.
     rows = np.arange(h)[None, :] - sy[:, None]  # (N, H) source row
     cols = np.arange(w)[None, :] - sx[:, None]  # (N, W) source column in the mirrored image
@@ -95,6 +97,7 @@ def apply_augmentation(
     inside = row_ok[:, None, :, None] & col_ok[:, None, None, :]  # (N, 1, H, W)
     out = np.where(inside, out, np.zeros((), dtype=x.dtype))
     return out.reshape(x.shape)
+    ### END SOLUTION
 
 
 def draw_augmentation_params(

@@ -87,9 +87,9 @@ class PreActResNet(nn.Module):
         ]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._in_shape = x.shape
         dtype = self.fc.weight.data.dtype
         h = _as_images(np.asarray(x), "PreActResNet").astype(dtype, copy=False)
+        self._in_shape = x.shape
         for _, layer in self.body():
             h = layer(h)
         return h

@@ -53,6 +53,8 @@ class SGD:
             p.grad = None
 
     def step(self) -> None:
+        # Exercise 7.1: SGD with momentum
+        ### BEGIN SOLUTION
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
@@ -68,6 +70,7 @@ class SGD:
                     buf += g
                 g = g + self.momentum * buf if self.nesterov else buf
             p.data -= self.lr * g
+        ### END SOLUTION
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Momentum buffers as `momentum_buffer.{i}` arrays plus `lr` (no pickle needed)."""
@@ -101,7 +104,10 @@ def multistep_lr(
     A pure function of the step, so a resumed run needs no scheduler state to agree.
     With base 0.03, milestones (15, 25): epochs 1-15 use 0.03, 16-25 0.003, 26-30 0.0003.
     """
+    # Exercise 7.2: the step learning-rate schedule
+    ### BEGIN SOLUTION
     return base_lr * gamma ** sum(1 for m in milestones if m <= epoch)
+    ### END SOLUTION
 
 
 class MultiStepLR:

@@ -163,12 +163,15 @@ class NumpyEngine:
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
         """One SGD step on a batch; returns (mean loss, number correct)."""
+        # Exercise 8.1: one training step (forward, loss, backward, SGD)
+        ### BEGIN SOLUTION
         self.model.train()
         logits = self.model(xb)
         loss = self.loss_fn(logits, yb)
         self.model.backward(self.loss_fn.backward(), input_grad=False)
         self.optimizer.step()
         return loss, int((logits.argmax(axis=1) == yb).sum())
+        ### END SOLUTION
 
     def predict_logits(self, xb: np.ndarray) -> np.ndarray:
         self.model.eval()
@@ -358,6 +361,67 @@ def evaluate(engine, x: np.ndarray, y: np.ndarray, batch_size: int = 100) -> tup
     return total_loss / len(y), 100.0 * correct / len(y)
 
 
+def train_one_epoch(
+    engine,
+    loader,
+    epoch: int,
+    *,
+    desc: str = "",
+    show_bar: bool = False,
+    run_dir: str | os.PathLike | None = None,
+) -> tuple[float, float]:
+    """One pass over `loader.epoch(epoch)`: one `engine.train_step(xb, yb)` per mini-batch.
+
+    Args:
+        engine: a `NumpyEngine` or `TorchEngine` (anything with `name` and `train_step`).
+        loader: a `MiniBatchLoader` (`loader.epoch(epoch)` yields `(xb, yb)`; `len(loader)`).
+        epoch: the 1-based epoch number (it seeds the shuffle and the augmentation).
+        desc, show_bar: the progress bar's label, and whether to draw it.
+        run_dir: where the last good checkpoint lives (named in the divergence message).
+
+    Returns:
+        `(train_loss, train_acc)`: the mean loss per image over the epoch (each batch's mean
+        loss weighted by its size, so a smaller last batch counts for what it holds) and the
+        accuracy in percent.
+
+    Raises:
+        TrainingDiverged: a step's loss is NaN or inf.
+    """
+    from tqdm.auto import tqdm
+
+    loss_sum, correct, seen = 0.0, 0, 0
+    bar = tqdm(
+        loader.epoch(epoch),
+        total=len(loader),
+        desc=desc,
+        disable=not show_bar,
+        leave=False,
+        file=sys.stderr,
+    )
+    for step, (xb, yb) in enumerate(bar):
+        loss, ok = engine.train_step(xb, yb)
+        if not math.isfinite(loss):
+            bar.close()
+            raise TrainingDiverged(
+                f"{engine.name}: loss is {loss} at epoch {epoch}, step {step + 1}; stopped. "
+                f"The last good checkpoint (epoch {epoch - 1}) is kept in {run_dir}. "
+                f"Try a smaller --lr."
+            )
+        # Exercise 8.1: one training epoch
+        ### BEGIN SOLUTION
+        loss_sum += loss * len(yb)
+        correct += ok
+        seen += len(yb)
+        ### END SOLUTION
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{100 * correct / seen:.2f}")
+    bar.close()
+    # Exercise 8.1: one training epoch
+    ### BEGIN SOLUTION
+    return loss_sum / seen, 100.0 * correct / seen
+    ### END SOLUTION
+
+
 def train(
     cfg: TrainConfig,
     out_dir: str | os.PathLike = "runs",
@@ -434,30 +498,14 @@ def train(
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         lr = engine.get_lr()
         t0 = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(
-            loader.epoch(epoch),
-            total=len(loader),
+        train_loss, train_acc = train_one_epoch(
+            engine,
+            loader,
+            epoch,
             desc=f"{cfg.task} epoch {epoch}/{cfg.epochs}",
-            disable=not show_bar,
-            leave=False,
-            file=sys.stderr,
+            show_bar=show_bar,
+            run_dir=run_dir,
         )
-        for step, (xb, yb) in enumerate(bar):
-            loss, ok = engine.train_step(xb, yb)
-            if not math.isfinite(loss):
-                bar.close()
-                raise TrainingDiverged(
-                    f"{cfg.task}: loss is {loss} at epoch {epoch}, step {step + 1}; stopped. "
-                    f"The last good checkpoint (epoch {epoch - 1}) is kept in {run_dir}. "
-                    f"Try a smaller --lr."
-                )
-            loss_sum += loss * len(yb)
-            correct += ok
-            seen += len(yb)
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{100 * correct / seen:.2f}")
-        bar.close()
         train_time = time.perf_counter() - t0
         val_loss, val_acc = evaluate(engine, xte, yte, cfg.eval_batch_size)
         epoch_time = time.perf_counter() - t0
@@ -465,8 +513,8 @@ def train(
         rec = {
             "epoch": epoch,
             "lr": lr,
-            "train_loss": loss_sum / seen,
-            "train_acc": 100.0 * correct / seen,
+            "train_loss": train_loss,
+            "train_acc": train_acc,
             "val_loss": val_loss,
             "val_acc": val_acc,
             "train_time": train_time,
@@ -600,4 +648,5 @@ __all__ = [
     "make_engine",
     "save_weights",
     "train",
+    "train_one_epoch",
 ]

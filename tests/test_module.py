@@ -175,3 +175,9 @@ def test_failed_load_leaves_the_module_unchanged(rng):
         net.load_state_dict(bad)
     for k, v in net.state_dict().items():
         np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
+def test_repr_shows_the_tree():
+    text = repr(small_net())
+    assert text.startswith("Sequential(") and "(2): Conv2d(2, 3, kernel_size=3" in text
+    assert "(0): BatchNorm2d(2, eps=1e-05, momentum=0.1)" in text

@@ -62,13 +62,18 @@ class PreActBlock(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input("PreActBlock", x, 4, self.in_channels)
+        # Exercise 5.1: pre-activation block forward
+        ### BEGIN SOLUTION
         a = self.act1(self.bn1(x))  # pre-activation, (N, C_in, H, W)
         short = self.shortcut(a) if self.has_projection else x
         out = self.conv2(self.act2(self.bn2(self.conv1(a))))
         out += short  # out is our own fresh array: adding in place is safe
         return out
+        ### END SOLUTION
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        # Exercise 5.1: pre-activation block backward
+        ### BEGIN SOLUTION
         # The residual splits dy into the main path and the shortcut; where both meet at
         # `a` (projection) or `x` (identity), their gradients add.
         da = self.conv1.backward(self.bn2.backward(self.act2.backward(self.conv2.backward(dy))))
@@ -76,3 +81,4 @@ class PreActBlock(Module):
             da = da + self.shortcut.backward(dy)
             return self.bn1.backward(self.act1.backward(da))
         return self.bn1.backward(self.act1.backward(da)) + dy
+        ### END SOLUTION

@@ -91,6 +91,8 @@ class Conv2d(Module):
             raise ValueError(
                 f"Conv2d: input shape {x.shape} is smaller than the kernel ({k}x{k}, padding {p})"
             )
+        # Exercise 3.2: im2col convolution forward
+        ### BEGIN SOLUTION
         x_nhwc = nhwc(x.astype(self.weight.data.dtype, copy=False))  # (N, H, W, C_in)
         if k == 1 and p == 0:
             # A 1x1 convolution needs no unfolding: a strided pick of pixels is the column matrix.
@@ -102,11 +104,14 @@ class Conv2d(Module):
             y += self.bias.data
         self._cols, self._x_shape = cols, x_nhwc.shape
         return nchw_view(y.reshape(n, h_out, w_out, self.out_channels))  # (N, C_out, H_out, W_out)
+        ### END SOLUTION
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         if self._cols is None:
             raise RuntimeError("Conv2d.backward called before forward")
         check_input("Conv2d.backward", dy, 4, self.out_channels)
+        # Exercise 3.3: convolution backward
+        ### BEGIN SOLUTION
         k, s, p = self.kernel_size, self.stride, self.padding
         dy2 = nhwc(dy).reshape(-1, self.out_channels)  # (N*H_out*W_out, C_out)
         c_out, c_in = self.out_channels, self.in_channels
@@ -139,3 +144,4 @@ class Conv2d(Module):
             dcols = np.matmul(dy2, w_k)  # (k*k, N*H_out*W_out, C_in)
             dx = col2im_offsets(dcols, self._x_shape, k, s, p)  # (N, H, W, C_in)
         return nchw_view(np.ascontiguousarray(dx))  # (N, C_in, H, W)
+        ### END SOLUTION

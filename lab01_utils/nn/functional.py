@@ -76,6 +76,8 @@ def im2col(x: np.ndarray, kernel_size: int, stride: int, padding: int) -> np.nda
     k = kernel_size
     h_out = conv_output_size(h, k, stride, padding)
     w_out = conv_output_size(w, k, stride, padding)
+    # Exercise 3.1: im2col
+    ### BEGIN SOLUTION
     xp = pad_nhwc(x, padding)  # (N, Hp, Wp, C)
     sn, sh, sw, sc = xp.strides
     # A read-only view (N, H_out, W_out, kH, kW, C) onto the padded input: window (i, j)
@@ -90,6 +92,7 @@ def im2col(x: np.ndarray, kernel_size: int, stride: int, padding: int) -> np.nda
     # One copy; the innermost (kW, C) block of each window is contiguous in `xp`.
     np.copyto(cols, windows)
     return cols.reshape(n * h_out * w_out, k * k * c)  # (N*H_out*W_out, kH*kW*C)
+    ### END SOLUTION
 
 
 def col2im(
@@ -116,6 +119,8 @@ def col2im(
     k = kernel_size
     h_out = conv_output_size(h, k, stride, padding)
     w_out = conv_output_size(w, k, stride, padding)
+    # Exercise 3.3: col2im (convolution backward)
+    ### BEGIN SOLUTION
     d = dcols.reshape(n, h_out, w_out, k, k, c)  # (N, H_out, W_out, kH, kW, C)
     dxp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=dcols.dtype)
     for i in range(k):
@@ -126,6 +131,7 @@ def col2im(
     if padding:
         dxp = dxp[:, padding : padding + h, padding : padding + w, :]
     return dxp
+    ### END SOLUTION
 
 
 def col2im_offsets(
@@ -145,12 +151,15 @@ def col2im_offsets(
     k = kernel_size
     h_out = conv_output_size(h, k, stride, padding)
     w_out = conv_output_size(w, k, stride, padding)
+    # Exercise 3.3: col2im, offset-major (optional fast path)
+    ### BEGIN SOLUTION
     d = dcols.reshape(k, k, n, h_out, w_out, c)  # (kH, kW, N, H_out, W_out, C)
     dxp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=dcols.dtype)
     for i in range(k):
         for j in range(k):
             dxp[:, i : i + stride * h_out : stride, j : j + stride * w_out : stride, :] += d[i, j]
     return dxp[:, padding : padding + h, padding : padding + w, :]
+    ### END SOLUTION
 
 
 def conv2d_naive(

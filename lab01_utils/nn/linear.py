@@ -48,18 +48,24 @@ class Linear(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input("Linear", x, 2, self.in_features)
+        # Exercise 2.1: Linear forward
+        ### BEGIN SOLUTION
         x = x.astype(self.weight.data.dtype, copy=False)
         self._x = x
         y = x @ self.weight.data.T  # (N, out)
         if self.bias is not None:
             y += self.bias.data
         return y
+        ### END SOLUTION
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         if self._x is None:
             raise RuntimeError("Linear.backward called before forward")
         check_input("Linear.backward", dy, 2, self.out_features)
+        # Exercise 2.2: Linear backward
+        ### BEGIN SOLUTION
         self.weight.grad = dy.T @ self._x  # (out, in)
         if self.bias is not None:
             self.bias.grad = dy.sum(axis=0)
         return dy @ self.weight.data  # (N, in)
+        ### END SOLUTION

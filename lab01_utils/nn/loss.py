@@ -10,8 +10,11 @@ from .module import Module
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """`logits - logsumexp(logits)` along the last axis; subtracting the row maximum first
     keeps `exp` from overflowing. Shape `(N, K)` -> `(N, K)`."""
+    # Exercise 2.3: softmax cross-entropy forward (a stable log-softmax)
+    ### BEGIN SOLUTION
     z = logits - logits.max(axis=1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    ### END SOLUTION
 
 
 class CrossEntropyLoss(Module):
@@ -43,9 +46,12 @@ class CrossEntropyLoss(Module):
             raise ValueError(
                 f"CrossEntropyLoss: targets must lie in [0, {k}), got {y.min()}..{y.max()}"
             )
+        # Exercise 2.3: softmax cross-entropy forward
+        ### BEGIN SOLUTION
         logp = log_softmax(logits)
         self._cache = (logp, y)
         return float(-logp[np.arange(n), y].mean())
+        ### END SOLUTION
 
     def __call__(self, logits: np.ndarray, y: np.ndarray) -> float:  # type: ignore[override]
         return self.forward(logits, y)
@@ -53,9 +59,12 @@ class CrossEntropyLoss(Module):
     def backward(self, dy: float = 1.0) -> np.ndarray:  # type: ignore[override]
         if self._cache is None:
             raise RuntimeError("CrossEntropyLoss.backward called before forward")
+        # Exercise 2.4: softmax cross-entropy backward
+        ### BEGIN SOLUTION
         logp, y = self._cache
         n = logp.shape[0]
         d = np.exp(logp)  # softmax
         d[np.arange(n), y] -= 1.0
         d *= dy / n
         return d
+        ### END SOLUTION

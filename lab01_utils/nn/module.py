@@ -164,8 +164,12 @@ class Module:
             for name, p in m._parameters.items():
                 p.data = np.array(given[pre + name], copy=True)
                 p.grad = None
-            for name in list(m._buffers):
-                m._buffers[name] = np.array(given[pre + name], copy=True)
+            for name, own_b in list(m._buffers.items()):
+                b = np.array(given[pre + name], copy=True)
+                # Counters (num_batches_tracked) stay integers whatever dtype they come in.
+                if np.issubdtype(np.asarray(own_b).dtype, np.integer):
+                    b = b.astype(np.asarray(own_b).dtype)
+                m._buffers[name] = b
 
     def to(self, dtype) -> Module:
         """Cast every floating parameter and buffer to `dtype` (e.g. `np.float64`)."""

@@ -53,6 +53,8 @@ class BatchNorm2d(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input("BatchNorm2d", x, 4, self.num_features)
         n, c, h, w = x.shape
+        # Exercise 4.1: BatchNorm forward
+        ### BEGIN SOLUTION
         dtype = self.weight.data.dtype
         x2 = nhwc(x.astype(dtype, copy=False)).reshape(-1, c)  # (M, C), M = N*H*W
         m = x2.shape[0]
@@ -84,11 +86,14 @@ class BatchNorm2d(Module):
         y += self.bias.data
         self._cache = (xc, invstd, self.training)
         return nchw_view(y.reshape(n, h, w, c))  # (N, C, H, W)
+        ### END SOLUTION
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         if self._cache is None:
             raise RuntimeError("BatchNorm2d.backward called before forward")
         check_input("BatchNorm2d.backward", dy, 4, self.num_features)
+        # Exercise 4.2: BatchNorm backward
+        ### BEGIN SOLUTION
         xc, invstd, training = self._cache
         n, c, h, w = dy.shape
         dy2 = nhwc(dy).reshape(-1, c)  # (M, C)
@@ -109,3 +114,4 @@ class BatchNorm2d(Module):
             corr += b
             dx -= corr
         return nchw_view(dx.reshape(n, h, w, c))  # (N, C, H, W)
+        ### END SOLUTION
