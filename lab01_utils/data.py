@@ -703,7 +703,7 @@ class MiniBatchLoader:
     Usage::
 
         loader = MiniBatchLoader(x, y, batch_size=50, augment=True, seed=0)
-        for epoch in range(num_epochs):
+        for epoch in range(1, num_epochs + 1):  # train() counts epochs from 1
             for xb, yb in loader.epoch(epoch):  # (B, 1, 28, 28) float, (B,) int64
                 ...
     """
@@ -761,7 +761,8 @@ class MiniBatchLoader:
         return -(-self.num_samples // self.batch_size)
 
     def epoch(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield the batches ``(xb, yb)`` of epoch ``epoch`` (0-based).
+        """Yield the batches ``(xb, yb)`` of epoch number ``epoch`` (any int >= 0;
+        ``lab01_utils.train`` counts epochs from 1, so use 1 for its first epoch).
 
         ``xb``: float ``(B, 1, 28, 28)`` in [0, 1]; ``yb``: int64 ``(B,)``;
         ``B = batch_size`` except possibly for the last batch.

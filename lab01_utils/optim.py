@@ -20,10 +20,14 @@ class SGD:
     For each parameter `p` with gradient `g`, exactly as torch writes it:
 
         g = g + weight_decay * p                 # decay joins the gradient *before* momentum
-        buf = g                 (first step)     # the buffer starts at the gradient, not 0
+        buf = g                 (first step)     # torch starts the buffer at g
         buf = momentum * buf + g (later steps)
         g = g + momentum * buf  if nesterov else buf
         p = p - lr * g
+
+    With zero dampening (the only kind here) starting the buffer at g is the same as starting
+    it at 0 (`momentum * 0 + g`); torch writes it this way so that dampening, when used, does
+    not shrink the very first step.
     """
 
     def __init__(

@@ -371,7 +371,7 @@ def plot_silu(beta: float = 1.0, x_range: tuple[float, float] = (-6, 6), num: in
     x = np.linspace(x_range[0], x_range[1], num)
     s_beta = sigmoid(beta * x)
     s = sigmoid(x)
-    name = "SiLU" if beta == 1 else f"Swish-β, β = {beta:g}"
+    name = "SiLU (β = 1)" if beta == 1 else f"Swish-β, β = {beta:g}"
     fig = Figure(figsize=(10, 3.8))
     ax_f, ax_d = fig.subplots(1, 2)
     ax_f.plot(x, x * s_beta, label="swish", lw=2.5, color="C0")
@@ -403,16 +403,34 @@ def plot_augmentation(
     """One image before and after `augment.apply_augmentation(img, shift_x, shift_y, flip)`.
 
     `img`: `(784,)`, `(28, 28)` or `(1, 28, 28)`. The right axis's title states the amounts.
+    In the student release before Exercise 7.3, the right axis says so instead of failing,
+    so notebook 00 runs before the augmentation is written (in notebook 07).
     """
     original = _as_image(img)
-    augmented = apply_augmentation(original, int(shift_x), int(shift_y), bool(flip))
+    amounts = f"shift_x={int(shift_x)}, shift_y={int(shift_y)}, flip={bool(flip)}"
     fig = Figure(figsize=(6, 3.4))
     ax_a, ax_b = fig.subplots(1, 2)
     _image_axis(ax_a, original, "original")
-    _image_axis(
-        ax_b, augmented, f"shift_x={int(shift_x)}, shift_y={int(shift_y)}, flip={bool(flip)}"
-    )
-    for ax in (ax_a, ax_b):  # a faint grid shows the 2-pixel moves
+    try:
+        augmented = apply_augmentation(original, int(shift_x), int(shift_y), bool(flip))
+    except NotImplementedError as e:
+        ax_b.set_title(amounts, fontsize=8)
+        ax_b.set_xticks([])
+        ax_b.set_yticks([])
+        ax_b.text(
+            0.5,
+            0.5,
+            f"{e}\n(see notebook 07)",
+            ha="center",
+            va="center",
+            fontsize=8,
+            transform=ax_b.transAxes,
+            wrap=True,
+        )
+        augmented = None
+    else:
+        _image_axis(ax_b, augmented, amounts)
+    for ax in (ax_a, ax_b) if augmented is not None else (ax_a,):  # a grid shows the moves
         ax.set_xticks(np.arange(-0.5, 28, 4), minor=True)
         ax.set_yticks(np.arange(-0.5, 28, 4), minor=True)
         ax.grid(which="minor", color="C0", alpha=0.3, lw=0.5)

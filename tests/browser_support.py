@@ -111,9 +111,14 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
-def _pids_with_argument(fragment: str) -> list[int]:
-    """Live processes of this user whose command line contains `fragment` (a private path)."""
+def _pids_with_argument(path: str) -> list[int]:
+    """Live processes of this user with the private `path`, or a file under it, as an argument
+    (`PATH`, `--option=PATH`, `PATH/file`, `--option=PATH/file`)."""
     import psutil
+
+    def names(arg: str) -> bool:
+        value = arg.split("=", 1)[1] if arg.startswith("-") and "=" in arg else arg
+        return value == path or value.startswith(path + os.sep)
 
     found = []
     for proc in psutil.process_iter(["cmdline", "uids", "status"]):
@@ -122,7 +127,7 @@ def _pids_with_argument(fragment: str) -> list[int]:
             continue
         if info["uids"] and info["uids"].real != os.getuid():
             continue
-        if any(fragment in arg for arg in info["cmdline"]) and proc.pid != os.getpid():
+        if any(names(arg) for arg in info["cmdline"]) and proc.pid != os.getpid():
             found.append(proc.pid)
     return found
 
@@ -165,7 +170,8 @@ def stop_group(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
     if _group_members(pgid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
-    proc.wait(timeout=timeout)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=timeout)
 
 
 def stop_pids(pids: list[int], timeout: float = STOP_TIMEOUT) -> None:
@@ -254,8 +260,8 @@ class Lab:
         """Kernels of this server: their connection files lie in its private runtime dir."""
         return _pids_with_argument(str(self.home / "runtime"))
 
-    def log_tail(self) -> str:
-        return _tail(self.log)
+    def log_tail(self, n: int = 3000) -> str:
+        return _tail(self.log, n)
 
 
 def _write_settings(settings_dir: Path) -> None:
@@ -278,7 +284,6 @@ def _lab_env(home: Path, extra_env: dict[str, str]) -> dict[str, str]:
         (home / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(home / sub)
     env.pop("JUPYTER_PATH", None)
-    env.pop("JUPYTER_TOKEN", None)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra_env)
     return env
@@ -291,8 +296,13 @@ def jupyterlab(root: Path, home: Path, extra_env: dict[str, str] | None = None) 
     settings, workspaces = home / "settings", home / "workspaces"
     _write_settings(settings)
     workspaces.mkdir(exist_ok=True)
-    env = _lab_env(home, extra_env or {})
     token = secrets.token_hex(24)
+    # The token goes by environment, not on the command line where `ps` would show it.
+    env = {**_lab_env(home, extra_env or {}), "JUPYTER_TOKEN": token}
+    # No "build is out of date" check from the page: the lab extensions are prebuilt.
+    page_config = home / "config" / "labconfig" / "page_config.json"
+    page_config.parent.mkdir(parents=True, exist_ok=True)
+    page_config.write_text(json.dumps({"buildCheck": False, "buildAvailable": False}))
     log = home / "jupyterlab.log"
     lab = None
     try:
@@ -307,8 +317,6 @@ def jupyterlab(root: Path, home: Path, extra_env: dict[str, str] | None = None) 
                 "--ip=127.0.0.1",
                 f"--port={port}",
                 "--ServerApp.port_retries=0",
-                f"--IdentityProvider.token={token}",
-                "--ServerApp.password=",
                 f"--ServerApp.root_dir={root}",
                 f"--LabApp.user_settings_dir={settings}",
                 f"--LabApp.workspaces_dir={workspaces}",
@@ -463,7 +471,7 @@ def is_running(snap: dict | None) -> bool:
     return bool(snap) and any(c["prompt"] == "[*]:" for c in snap["cells"])
 
 
-def wait_for(page, predicate, timeout: float, what: str, poll: float = 0.4, seen=None) -> dict:
+def wait_for(page, predicate, timeout: float, what: str, poll: float = 0.25, seen=None) -> dict:
     """Poll `snapshot(page)` until `predicate(snap)`; raise TimeoutError naming `what`.
 
     `seen`, a dict, collects `{cell index: set of widget image sources}` along the way: the
@@ -542,17 +550,16 @@ def run_all_cells(page, timeout: float) -> Run:
     """
     t0 = time.monotonic()
     frames: dict[int, set[str]] = {}
+    prompts = [c["prompt"] for c in snapshot(page)["cells"]]
+
+    def started(snap):  # a cell queued or running, or a prompt that changed since
+        return is_running(snap) or [c["prompt"] for c in snap["cells"]] != prompts
+
     page.locator(f"{CURRENT} .jp-Notebook .jp-Cell .jp-InputArea-prompt").first.click()
     for attempt in range(2):
         _menu(page, "Run", "runmenu:run-all")
         try:
-            wait_for(
-                page,
-                lambda s: is_running(s) or any(_PROMPT_DONE.match(c["prompt"]) for c in s["cells"]),
-                RUN_START_TIMEOUT,
-                "Run All Cells to start",
-                seen=frames,
-            )
+            wait_for(page, started, RUN_START_TIMEOUT, "Run All Cells to start", seen=frames)
             break
         except TimeoutError:
             page.keyboard.press("Escape")
@@ -681,6 +688,9 @@ def wait_image_change(page, box, before: str, timeout: float) -> bool:
 
 
 # ----------------------------------------------------------------------------- screenshots
+_TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
 def full_page_screenshot(page, path: Path, max_height: int = 16000) -> None:
     """A screenshot as tall as the notebook (JupyterLab scrolls inside the notebook panel)."""
     outer = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
@@ -697,7 +707,7 @@ def full_page_screenshot(page, path: Path, max_height: int = 16000) -> None:
     if extra > 0:
         height = min(size["height"] + extra, max_height)
         page.set_viewport_size({"width": size["width"], "height": height})
-        page.wait_for_timeout(400)  # relayout
+        page.evaluate(_TWO_FRAMES)  # the relayout is painted
     try:
         page.screenshot(path=str(path))
     finally:
