@@ -478,7 +478,7 @@ def train(
         start_epoch = engine.load_checkpoint(ckpt)
         history = json.loads(history_path.read_text())[:start_epoch]
         if not quiet:
-            print(f"resuming {cfg.task} from epoch {start_epoch} ({ckpt})", file=sys.stderr)
+            print(f"resuming {cfg.task} from epoch {start_epoch} ({ckpt})")
     elif resume and not quiet:
         print(f"--resume: no checkpoint in {run_dir}, starting from scratch", file=sys.stderr)
     atomic_write_text(run_dir / "config.json", config_json)
@@ -489,8 +489,7 @@ def train(
         print(
             f"Task {'1 (NumPy)' if cfg.task == 'numpy' else '2 (PyTorch)'}{where}: "
             f"{len(ytr):,} train / {len(yte):,} test images ({source}), "
-            f"{cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}",
-            file=sys.stderr,
+            f"{cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}"
         )
 
     # Bars only where someone watches: a terminal, or a notebook (tqdm.auto makes a widget).

@@ -58,7 +58,7 @@ class Explorer:
         self.redraw_count = 0
         self._held = 0
         self.controls = list(controls)
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start"))
         box = widgets.HBox(self.controls, layout=widgets.Layout(flex_flow="row wrap"))
         self.widget = widgets.VBox([box, self.image] if self.controls else [self.image])
         for c in self.controls:

@@ -430,9 +430,7 @@ _SNAPSHOT_JS = r"""
       prompt: code ? (cell.querySelector('.jp-InputPrompt')?.textContent || '').trim() : '',
       source: cell.querySelector('.cm-content')?.textContent || '',
       outputs,
-      widgets: cell.querySelectorAll('.jupyter-widgets').length,
       widget_images: images.filter((i) => i.matches('.widget-image')).map((i) => i.src),
-      images: images.length,
       broken_images: images.filter(broken).length,
     };
   });
