@@ -12,20 +12,22 @@ from pathlib import Path
 
 from .compare import write_comparison
 from .data import data_source_name
-from .train import TrainConfig, TrainingDiverged, default_profile, train
+from .train import TASK_DIRS, TrainConfig, TrainingDiverged, default_profile, train
 
 
 def main() -> int:
     profile = default_profile()
     out = Path("runs") / profile
     print(f"lab01: profile '{profile}' (set LAB01_PROFILE=quick|full to choose)")
-    print(f"lab01: training data: {data_source_name('train')}")
+    data = "the embedded sample" if profile == "quick" else data_source_name("train")
+    print(f"lab01: training data: {data}")
     if profile == "full":
         print("lab01: the full recipe takes hours on a laptop CPU; Ctrl-C is safe, rerun resumes")
     try:
         for task in ("numpy", "torch"):
             cfg = TrainConfig.for_profile(profile, task=task)
-            train(cfg, out, resume=True)
+            # Resume whatever an earlier, interrupted `make run` left.
+            train(cfg, out, resume=(out / TASK_DIRS[task]).is_dir())
     except (TrainingDiverged, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
