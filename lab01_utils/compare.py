@@ -70,6 +70,7 @@ def comparison_table(histories: dict[str, list[dict]]) -> str:
 def curves_figure(histories: dict[str, list[dict]]):
     """Loss and accuracy per epoch of each task, train (dashed) and val (solid)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(11, 4))
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -88,6 +89,7 @@ def curves_figure(histories: dict[str, list[dict]]):
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
