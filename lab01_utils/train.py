@@ -183,14 +183,15 @@ class NumpyEngine:
     def state_dict(self) -> dict[str, np.ndarray]:
         return self.model.state_dict()
 
-    def save_checkpoint(self, path: Path, epoch: int) -> None:
+    def save_checkpoint(self, path: Path, epoch: int, history: list[dict] = ()) -> None:
         arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         arrays |= {f"optimizer.{k}": v for k, v in self.optimizer.state_dict().items()}
         arrays |= {f"scheduler.{k}": v for k, v in self.scheduler.state_dict().items()}
         arrays["epoch"] = np.array(epoch)
+        arrays["history"] = np.array(json.dumps(list(history)))  # a str array: no pickle
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
-    def load_checkpoint(self, path: Path) -> int:
+    def load_checkpoint(self, path: Path) -> tuple[int, list[dict] | None]:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
 
@@ -200,7 +201,8 @@ class NumpyEngine:
         self.model.load_state_dict(part("model."))
         self.optimizer.load_state_dict(part("optimizer."))
         self.scheduler.load_state_dict(part("scheduler."))
-        return int(arrays["epoch"])
+        history = json.loads(str(arrays["history"])) if "history" in arrays else None
+        return int(arrays["epoch"]), history
 
 
 class TorchEngine:
@@ -268,7 +270,7 @@ class TorchEngine:
     def state_dict(self) -> dict[str, np.ndarray]:
         return torch_state_to_numpy(self.model.state_dict())
 
-    def save_checkpoint(self, path: Path, epoch: int) -> None:
+    def save_checkpoint(self, path: Path, epoch: int, history: list[dict] = ()) -> None:
         # Only tensors, numbers and plain containers, so `torch.load(weights_only=True)`
         # (which executes nothing) can read it back.
         state = {
@@ -277,16 +279,18 @@ class TorchEngine:
             "scheduler": self.scheduler.state_dict(),
             "torch_rng": self.torch.get_rng_state(),
             "epoch": epoch,
+            "history": json.dumps(list(history)),
         }
         atomic_write(path, lambda f: self.torch.save(state, f))
 
-    def load_checkpoint(self, path: Path) -> int:
+    def load_checkpoint(self, path: Path) -> tuple[int, list[dict] | None]:
         state = self.torch.load(path, map_location=self.device, weights_only=True)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.torch.set_rng_state(state["torch_rng"].cpu())
-        return int(state["epoch"])
+        history = json.loads(state["history"]) if "history" in state else None
+        return int(state["epoch"]), history
 
 
 def make_engine(cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
@@ -475,8 +479,14 @@ def train(
                 f"--resume: the config differs from the run in {run_dir}: "
                 + ", ".join(f"{k} was {a!r}, now {b!r}" for k, (a, b) in diff.items())
             )
-        start_epoch = engine.load_checkpoint(ckpt)
-        history = json.loads(history_path.read_text())[:start_epoch]
+        start_epoch, history = engine.load_checkpoint(ckpt)
+        if history is None:  # a checkpoint from before histories were stored in them
+            history = json.loads(history_path.read_text())[:start_epoch]
+        if len(history) != start_epoch:
+            raise ValueError(
+                f"--resume: {ckpt} is at epoch {start_epoch} but its history has "
+                f"{len(history)} epochs; start a fresh run in another --out directory"
+            )
         if not quiet:
             print(f"resuming {cfg.task} from epoch {start_epoch} ({ckpt})")
     elif resume and not quiet:
@@ -520,9 +530,9 @@ def train(
             "epoch_time": epoch_time,
         }
         history.append(rec)
-        # Checkpoint first, then the history and log: a crash between them leaves a
-        # checkpoint that is at most one epoch ahead of the history, never behind it.
-        engine.save_checkpoint(ckpt, epoch)
+        # The checkpoint carries the history too, so a resume never depends on history.json
+        # having been written after it (a crash can fall between the two writes).
+        engine.save_checkpoint(ckpt, epoch, history)
         atomic_write_text(history_path, json.dumps(history, indent=1))
         line = format_log_line(rec)
         with open(log_path, "a") as f:

@@ -274,3 +274,15 @@ def test_one_full_epoch_of_task2_passes_the_labs_mark(tmp_path, monkeypatch):
     cfg = TrainConfig.for_profile("full", task="torch", epochs=1, device="cpu")
     hist = train(cfg, tmp_path, quiet=True)
     assert hist[0]["val_acc"] > 80.0
+
+
+@pytest.mark.parametrize("task", ["numpy", "torch"])
+def test_resume_takes_the_history_from_the_checkpoint(task, tmp_path):
+    """A crash between writing the checkpoint and history.json loses no epoch record."""
+    first = train(small_cfg(task, epochs=2), tmp_path, quiet=True)
+    run = tmp_path / ("task1_numpy" if task == "numpy" else "task2_torch")
+    (run / "history.json").write_text(json.dumps(first[:1]))  # history.json one epoch behind
+    resumed = train(small_cfg(task, epochs=3), tmp_path, resume=True, quiet=True)
+    assert [r["epoch"] for r in resumed] == [1, 2, 3]
+    assert resumed[:2] == first
+    assert len((run / "train.log").read_text().splitlines()) == 3
