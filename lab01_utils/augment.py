@@ -26,7 +26,9 @@ __all__ = [
     "apply_augmentation",
     "augment_batch",
     "draw_augmentation_params",
+    "erase_boxes",
     "hflip",
+    "random_erase",
     "shift_image",
 ]
 
@@ -165,3 +167,51 @@ def shift_image(img: ArrayLike, dx: int, dy: int) -> np.ndarray:
 def hflip(img: ArrayLike) -> np.ndarray:
     """Mirror an image (or batch) left-right: ``out[..., j] = img[..., W - 1 - j]``."""
     return apply_augmentation(img, 0, 0, True)
+
+
+def erase_boxes(
+    n: int,
+    rng: np.random.Generator,
+    prob: float,
+    size: tuple[int, int] = (28, 28),
+    scale: tuple[float, float] = (0.02, 0.4),
+    ratio: tuple[float, float] = (0.3, 3.3),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Draw random-erasing rectangles for ``n`` images (Zhong et al., 2020).
+
+    Each image is erased with probability ``prob``; its rectangle covers a fraction of the
+    image drawn uniformly from ``scale`` with an aspect ratio (height / width) drawn
+    log-uniformly from ``ratio``, clipped to the image, at a uniform position. The draws are
+    made in a fixed order (apply, area, log-ratio, top, left), all ``(n,)`` at once.
+
+    Returns:
+        ``(top, left, height, width)``, each int64 ``(n,)``; height 0 means "not erased".
+    """
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"erase prob must lie in [0, 1], got {prob}")
+    h, w = size
+    apply = rng.random(n) < prob
+    area = rng.uniform(scale[0], scale[1], n) * h * w
+    log_r = rng.uniform(np.log(ratio[0]), np.log(ratio[1]), n)
+    eh = np.clip(np.round(np.sqrt(area * np.exp(log_r))), 1, h).astype(np.int64)
+    ew = np.clip(np.round(np.sqrt(area / np.exp(log_r))), 1, w).astype(np.int64)
+    top = np.floor(rng.random(n) * (h - eh + 1)).astype(np.int64)
+    left = np.floor(rng.random(n) * (w - ew + 1)).astype(np.int64)
+    eh = np.where(apply, eh, 0)
+    return top, left, eh, ew
+
+
+def random_erase(x: ArrayLike, rng: np.random.Generator, prob: float = 0.5) -> np.ndarray:
+    """Random erasing: blank one random rectangle (value 0) in each image with probability
+    ``prob``. ``x``: ``(N, C, H, W)``; returns a new array of the same shape and dtype."""
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"x must be a batch (N, C, H, W), got shape {x.shape}")
+    n, _, h, w = x.shape
+    top, left, eh, ew = erase_boxes(n, rng, prob, (h, w))
+    rows = np.arange(h)[None, :]  # (1, H)
+    cols = np.arange(w)[None, :]  # (1, W)
+    in_r = (rows >= top[:, None]) & (rows < (top + eh)[:, None])  # (N, H)
+    in_c = (cols >= left[:, None]) & (cols < (left + ew)[:, None])  # (N, W)
+    box = in_r[:, None, :, None] & in_c[:, None, None, :]  # (N, 1, H, W)
+    return np.where(box, np.zeros((), dtype=x.dtype), x)

@@ -47,7 +47,7 @@ import numpy as np
 import platformdirs
 from numpy.typing import ArrayLike, DTypeLike
 
-from lab01_utils.augment import augment_batch
+from lab01_utils.augment import augment_batch, random_erase
 
 __all__ = [
     "CLASS_NAMES",
@@ -698,6 +698,8 @@ class MiniBatchLoader:
         augment: apply ``augment_batch`` (random shifts and flips) to every batch.
         seed: non-negative int, the run's seed.
         max_shift, flip_prob: passed to ``augment_batch``.
+        erase_prob: with ``augment``, also blank a random rectangle in each image with this
+            probability (``random_erase``); 0 (the report's recipe) draws nothing for it.
         dtype: float type of the image batches.
 
     Usage::
@@ -719,6 +721,7 @@ class MiniBatchLoader:
         max_shift: int = 2,
         flip_prob: float = 0.5,
         dtype: DTypeLike = np.float32,
+        erase_prob: float = 0.0,
     ) -> None:
         x, y = np.asarray(x), np.asarray(y)
         if not (
@@ -742,6 +745,8 @@ class MiniBatchLoader:
             raise ValueError(
                 f"need max_shift >= 0 and 0 <= flip_prob <= 1, got {max_shift}, {flip_prob}"
             )
+        if not 0.0 <= erase_prob <= 1.0:
+            raise ValueError(f"erase_prob must lie in [0, 1], got {erase_prob}")
         if not np.issubdtype(np.dtype(dtype), np.floating):
             raise ValueError(f"dtype must be a float type, got {np.dtype(dtype)}")
         self.x, self.y = x, y
@@ -749,6 +754,7 @@ class MiniBatchLoader:
         self.shuffle, self.augment = bool(shuffle), bool(augment)
         self.seed = int(seed)
         self.max_shift, self.flip_prob = max_shift, flip_prob
+        self.erase_prob = float(erase_prob)
         self.dtype = np.dtype(dtype)
 
     @property
@@ -777,4 +783,6 @@ class MiniBatchLoader:
             xb = to_images(self.x[idx], self.dtype)  # (B, 1, 28, 28)
             if self.augment:
                 xb = augment_batch(xb, rng, self.max_shift, self.flip_prob)
+                if self.erase_prob > 0:
+                    xb = random_erase(xb, rng, self.erase_prob)
             yield xb, self.y[idx].astype(np.int64)

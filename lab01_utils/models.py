@@ -104,15 +104,38 @@ class PreActResNet(nn.Module):
         return None if dy is None else np.ascontiguousarray(dy).reshape(self._in_shape)
 
 
+def residual_branch_ends(model) -> list[str]:
+    """The `state_dict` keys of the last conv weight of every residual branch
+    (`layerK.J.conv2.weight`): what `zero_init_residual` sets to zero."""
+    return [k for k in model.state_dict() if k.endswith("conv2.weight")]
+
+
 def build_numpy_model(
-    widths: Sequence[int] = (32, 64, 128), num_classes: int = 10, seed: int = 0
+    widths: Sequence[int] = (32, 64, 128),
+    num_classes: int = 10,
+    seed: int = 0,
+    zero_init_residual: bool = False,
 ) -> PreActResNet:
-    """Task 1's model, float32, initialised like torch's defaults from `seed`."""
-    return PreActResNet(widths, num_classes, seed)
+    """Task 1's model, float32, initialised like torch's defaults from `seed`.
+
+    `zero_init_residual=True` then zeroes the last conv of every residual branch, so each
+    block starts as its shortcut (Goyal et al., 2017; torchvision's option of that name)."""
+    model = PreActResNet(widths, num_classes, seed)
+    if zero_init_residual:
+        params = dict(model.named_parameters())
+        for key in residual_branch_ends(model):
+            params[key].data[...] = 0
+    return model
 
 
-def build_torch_model(widths: Sequence[int] = (32, 64, 128), num_classes: int = 10, seed: int = 0):
-    """Task 2's model (a `torch.nn.Module`), torch's default initialisation under `seed`."""
+def build_torch_model(
+    widths: Sequence[int] = (32, 64, 128),
+    num_classes: int = 10,
+    seed: int = 0,
+    zero_init_residual: bool = False,
+):
+    """Task 2's model (a `torch.nn.Module`), torch's default initialisation under `seed`
+    (`zero_init_residual` as in `build_numpy_model`)."""
     import torch
 
     from .torch_model import TorchPreActResNet
@@ -120,9 +143,15 @@ def build_torch_model(widths: Sequence[int] = (32, 64, 128), num_classes: int = 
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        return TorchPreActResNet(widths, num_classes)
+        model = TorchPreActResNet(widths, num_classes)
     finally:
         torch.random.set_rng_state(gen_state)
+    if zero_init_residual:
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for key in residual_branch_ends(model):
+                params[key].zero_()
+    return model
 
 
 def numpy_state_to_torch(state: dict[str, np.ndarray]) -> dict:

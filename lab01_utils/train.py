@@ -66,6 +66,8 @@ class TrainConfig:
     augment: bool = True
     max_shift: int = 2
     flip_prob: float = 0.5
+    erase_prob: float = 0.0  # random erasing (augmentation); 0 = the report's recipe
+    zero_init_residual: bool = False  # init: last conv of each residual branch starts at 0
     profile: str = "full"
     train_limit: int | None = None  # use only the first N training images (tests, demos)
     test_limit: int | None = None
@@ -91,6 +93,8 @@ class TrainConfig:
             problems.append(f"widths must be three ints, got {self.widths}")
         if list(self.milestones) != sorted(self.milestones):
             problems.append(f"milestones must be increasing, got {self.milestones}")
+        if not 0.0 <= self.erase_prob <= 1.0:
+            problems.append(f"erase_prob must lie in [0, 1], got {self.erase_prob}")
         if self.device not in ("auto", "cpu", "cuda"):
             problems.append(f"device must be auto, cpu or cuda, got {self.device!r}")
         if problems:
@@ -144,7 +148,9 @@ class NumpyEngine:
     checkpoint_name = "checkpoint.npz"
 
     def __init__(self, cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
-        self.model = build_numpy_model(cfg.widths, cfg.num_classes, cfg.seed)
+        self.model = build_numpy_model(
+            cfg.widths, cfg.num_classes, cfg.seed, cfg.zero_init_residual
+        )
         if init_state is not None:
             self.model.load_state_dict(init_state)
         self.loss_fn = nn.CrossEntropyLoss()
@@ -223,8 +229,14 @@ class TorchEngine:
             self.device = cfg.device
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
+        if self.device == "cuda":
+            # Full float32 arithmetic, as on the CPU and in Task 1 (no TF32 shortcuts).
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         torch.manual_seed(cfg.seed)
-        self.model = build_torch_model(cfg.widths, cfg.num_classes, cfg.seed)
+        self.model = build_torch_model(
+            cfg.widths, cfg.num_classes, cfg.seed, cfg.zero_init_residual
+        )
         if init_state is not None:
             self.model.load_state_dict(
                 {k: torch.from_numpy(v.copy()) for k, v in init_state.items()}
@@ -297,7 +309,9 @@ def make_engine(cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = Non
     """The engine for `cfg.task`. Without `init_state`, both tasks start from the NumPy
     model's initialisation for `cfg.seed`, so the two tasks begin from identical weights."""
     if init_state is None:
-        init_state = build_numpy_model(cfg.widths, cfg.num_classes, cfg.seed).state_dict()
+        init_state = build_numpy_model(
+            cfg.widths, cfg.num_classes, cfg.seed, cfg.zero_init_residual
+        ).state_dict()
     return (NumpyEngine if cfg.task == "numpy" else TorchEngine)(cfg, init_state)
 
 
@@ -462,6 +476,7 @@ def train(
         seed=cfg.seed,
         max_shift=cfg.max_shift,
         flip_prob=cfg.flip_prob,
+        erase_prob=cfg.erase_prob,
     )
     engine = make_engine(cfg)
     ckpt = run_dir / engine.checkpoint_name
@@ -471,7 +486,9 @@ def train(
     start_epoch = 0
     if resume and ckpt.exists():
         # Everything but the number of epochs must match (a run may be extended).
-        saved = json.loads((run_dir / "config.json").read_text())
+        # A key missing from an older run's config.json had its default value then.
+        saved = json.loads(json.dumps(asdict(TrainConfig(task=cfg.task, profile=cfg.profile))))
+        saved.update(json.loads((run_dir / "config.json").read_text()))
         now = json.loads(config_json)
         diff = {k: (saved.get(k), v) for k, v in now.items() if k != "epochs" and saved.get(k) != v}
         if diff:
@@ -594,6 +611,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--widths", type=int, nargs=3, default=None, help="stage widths (32 64 128)")
     p.add_argument("--seed", type=int, default=None, help="seed of weights and batches (0)")
     p.add_argument("--no-augment", action="store_true", help="train without shifts and flips")
+    p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (off)")
+    p.add_argument(
+        "--erase-prob",
+        type=float,
+        default=None,
+        help="random erasing: blank a random box in each training image with this probability (0)",
+    )
+    p.add_argument(
+        "--zero-init-residual",
+        action="store_true",
+        help="start the last conv of every residual branch at zero (off)",
+    )
     p.add_argument("--train-limit", type=int, default=None, help="use the first N train images")
     p.add_argument("--out", default="runs", help="output directory")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
@@ -615,6 +644,9 @@ def config_from_args(args: argparse.Namespace, task: str) -> TrainConfig:
         "widths": tuple(args.widths) if args.widths else None,
         "seed": args.seed,
         "augment": False if args.no_augment else None,
+        "nesterov": True if args.nesterov else None,
+        "erase_prob": args.erase_prob,
+        "zero_init_residual": True if args.zero_init_residual else None,
         "train_limit": args.train_limit,
         "device": args.device,
         "torch_threads": args.threads,

@@ -11,7 +11,9 @@ from lab01_utils.augment import (
     apply_augmentation,
     augment_batch,
     draw_augmentation_params,
+    erase_boxes,
     hflip,
+    random_erase,
     shift_image,
 )
 
@@ -192,3 +194,46 @@ def test_augment_batch_is_deterministic_under_a_seed():
 def test_augment_batch_rejects_bad_arguments(args, exc):
     with pytest.raises(exc):
         augment_batch(*args)
+
+
+# ----------------------------------------------------------------------------- random erasing
+
+
+def test_random_erase_zeroes_one_box_per_image_and_nothing_else():
+    x = random_batch(3, shape=(200, 1, 28, 28)) + 0.5  # no zeros in the input
+    before = x.copy()
+    out = random_erase(x, np.random.default_rng(0), prob=1.0)
+    assert np.array_equal(x, before)  # input untouched
+    assert out.shape == x.shape and out.dtype == x.dtype
+    top, left, h, w = erase_boxes(200, np.random.default_rng(0), 1.0)
+    for k in range(200):
+        zero = out[k, 0] == 0
+        rows, cols = np.nonzero(zero)
+        # the zeros form exactly the drawn rectangle, the rest is the input
+        assert (rows.min(), rows.max() + 1) == (top[k], top[k] + h[k])
+        assert (cols.min(), cols.max() + 1) == (left[k], left[k] + w[k])
+        assert zero.sum() == h[k] * w[k]
+        assert np.array_equal(out[k, 0][~zero], x[k, 0][~zero])
+    area = h * w / 784
+    assert area.min() >= 0.01 and area.max() <= 0.5  # scale (0.02, 0.4) up to rounding
+
+
+def test_random_erase_probability_and_determinism():
+    x = random_batch(4, shape=(4000, 1, 28, 28)) + 0.5
+    out = random_erase(x, np.random.default_rng(1), prob=0.5)
+    erased = (out == 0).any(axis=(1, 2, 3)).mean()
+    assert abs(erased - 0.5) < FLIP_PROB_TOL * 2
+    again = random_erase(x, np.random.default_rng(1), prob=0.5)
+    assert np.array_equal(out, again)
+    assert np.array_equal(random_erase(x, np.random.default_rng(1), prob=0.0), x)
+
+
+@pytest.mark.parametrize("prob", [-0.1, 1.5])
+def test_random_erase_rejects_a_bad_probability(prob):
+    with pytest.raises(ValueError, match="erase prob"):
+        random_erase(random_batch(), np.random.default_rng(0), prob=prob)
+
+
+def test_random_erase_rejects_a_single_image():
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        random_erase(np.zeros((28, 28)), np.random.default_rng(0))

@@ -241,3 +241,27 @@ def test_load_state_dict_rejects_a_model_of_another_width():
         build_torch_model((8, 8, 8)).load_state_dict(
             numpy_state_to_torch(build_numpy_model(SMALL).state_dict())
         )
+
+
+def test_zero_init_residual_zeroes_each_branch_end_in_both_models():
+    import torch
+
+    from lab01_utils.models import numpy_state_to_torch
+
+    a = build_numpy_model((8, 16, 16), seed=3, zero_init_residual=True)
+    t = build_torch_model((8, 16, 16), seed=3, zero_init_residual=True)
+    keys = [k for k in a.state_dict() if k.endswith("conv2.weight")]
+    assert len(keys) == 6  # two blocks in each of three stages
+    for k in keys:
+        assert not a.state_dict()[k].any() and not t.state_dict()[k].any(), k
+    # everything else is the default initialisation
+    plain = build_numpy_model((8, 16, 16), seed=3).state_dict()
+    for k, v in a.state_dict().items():
+        if k not in keys:
+            assert np.array_equal(v, plain[k]), k
+    # each block starts as its shortcut: the same logits from both engines
+    t.load_state_dict(numpy_state_to_torch(a.state_dict()))
+    x = np.random.default_rng(0).random((4, 784)).astype(np.float32)
+    with torch.no_grad():
+        expected = t(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(a(x), expected, rtol=1e-4, atol=1e-5)

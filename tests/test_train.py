@@ -286,3 +286,52 @@ def test_resume_takes_the_history_from_the_checkpoint(task, tmp_path):
     assert [r["epoch"] for r in resumed] == [1, 2, 3]
     assert resumed[:2] == first
     assert len((run / "train.log").read_text().splitlines()) == 3
+
+
+def test_recipe_options_reach_both_engines_and_the_batches(tmp_path):
+    cfg = small_cfg("numpy", erase_prob=0.5, zero_init_residual=True, nesterov=True)
+    for task in ("numpy", "torch"):
+        engine = make_engine(TrainConfig(**{**cfg.__dict__, "task": task}))
+        sd = engine.state_dict()
+        assert not sd["layer1.0.conv2.weight"].any(), task
+    np_engine = make_engine(cfg)
+    assert np_engine.optimizer.nesterov
+    x, y = load_sample("train")
+    plain = MiniBatchLoader(x[:100], y[:100], 50, augment=True, seed=0)
+    erased = MiniBatchLoader(x[:100], y[:100], 50, augment=True, seed=0, erase_prob=1.0)
+    (a, ya), (b, yb) = next(plain.epoch(1)), next(erased.epoch(1))
+    # the first batch: erasing draws after the shift and flip, so the same images, boxes blanked
+    assert np.array_equal(ya, yb)
+    assert ((b == a) | (b == 0)).all() and (b == 0).sum() > (a == 0).sum()
+    hist = train(cfg, tmp_path, quiet=True)
+    assert len(hist) == 2
+
+
+def test_cli_recipe_flags(tmp_path):
+    main(
+        [
+            *_cli(tmp_path, 1)[3:],
+            "--nesterov",
+            "--erase-prob",
+            "0.25",
+            "--zero-init-residual",
+            "--weight-decay",
+            "1e-4",
+        ]
+    )
+    saved = json.loads((tmp_path / "task1_numpy/config.json").read_text())
+    assert saved["nesterov"] is True and saved["zero_init_residual"] is True
+    assert saved["erase_prob"] == 0.25 and saved["weight_decay"] == 1e-4
+
+
+def test_resume_accepts_a_config_saved_before_newer_options_existed(tmp_path):
+    train(small_cfg("numpy", epochs=1), tmp_path, quiet=True)
+    path = tmp_path / "task1_numpy/config.json"
+    old = json.loads(path.read_text())
+    for key in ("erase_prob", "zero_init_residual"):
+        del old[key]
+    path.write_text(json.dumps(old))
+    hist = train(small_cfg("numpy", epochs=2), tmp_path, resume=True, quiet=True)
+    assert [r["epoch"] for r in hist] == [1, 2]
+    with pytest.raises(ValueError, match="erase_prob was 0.0, now 0.5"):
+        train(small_cfg("numpy", epochs=3, erase_prob=0.5), tmp_path, resume=True, quiet=True)
