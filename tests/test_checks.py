@@ -134,7 +134,8 @@ class ConvBackwardUncropped(Conv2d):
         k, s, p = self.kernel_size, self.stride, self.padding
         dy2 = nhwc(dy).reshape(-1, self.out_channels)
         c_out, c_in = self.out_channels, self.in_channels
-        dw = self._cols.T @ dy2
+        cols = np.concatenate([c for _, c in self._cols])  # forward's (rows, cols) slices
+        dw = cols.T @ dy2
         self.weight.grad = np.ascontiguousarray(dw.reshape(k, k, c_in, c_out).transpose(3, 2, 0, 1))
         if self.bias is not None:
             self.bias.grad = dy2.sum(axis=0)

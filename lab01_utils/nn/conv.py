@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from . import parallel
 from .functional import check_input, col2im_offsets, conv_output_size, im2col, nchw_view, nhwc
 from .module import Module, Parameter
 
@@ -94,16 +95,26 @@ class Conv2d(Module):
         # Exercise 3.2: im2col convolution forward
         ### BEGIN SOLUTION
         x_nhwc = nhwc(x.astype(self.weight.data.dtype, copy=False))  # (N, H, W, C_in)
-        if k == 1 and p == 0:
-            # A 1x1 convolution needs no unfolding: a strided pick of pixels is the column matrix.
-            cols = np.ascontiguousarray(x_nhwc[:, ::s, ::s, :]).reshape(-1, self.in_channels)
-        else:
-            cols = im2col(x_nhwc, k, s, p)  # (N*H_out*W_out, k*k*C_in)
-        y = cols @ self._weight_matrix()  # (N*H_out*W_out, C_out)
+        c_in, c_out = self.in_channels, self.out_channels
+        w_mat = np.ascontiguousarray(self._weight_matrix())  # (k*k*C_in, C_out)
+        y = np.empty((n, h_out, w_out, c_out), dtype=w_mat.dtype)  # channels-last output
+
+        def work(rows):  # the images `rows` of the batch; slices run side by side
+            if k == 1 and p == 0:
+                # A 1x1 convolution needs no unfolding: a strided pick of pixels is the
+                # column matrix.
+                cols = np.ascontiguousarray(x_nhwc[rows, ::s, ::s, :]).reshape(-1, c_in)
+            else:
+                cols = im2col(x_nhwc[rows], k, s, p)  # (n_rows*H_out*W_out, k*k*C_in)
+            np.matmul(cols, w_mat, out=y[rows].reshape(-1, c_out))  # (n_rows*H_out*W_out, C_out)
+            return rows, cols
+
+        # Keep each slice's columns (and which images they hold) for backward.
+        self._cols = parallel.for_chunks(work, n, n * h_out * w_out * w_mat.shape[0])
         if self.bias is not None:
             y += self.bias.data
-        self._cols, self._x_shape = cols, x_nhwc.shape
-        return nchw_view(y.reshape(n, h_out, w_out, self.out_channels))  # (N, C_out, H_out, W_out)
+        self._x_shape = x_nhwc.shape
+        return nchw_view(y)  # (N, C_out, H_out, W_out)
         ### END SOLUTION
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -113,35 +124,51 @@ class Conv2d(Module):
         # Exercise 3.3: convolution backward
         ### BEGIN SOLUTION
         k, s, p = self.kernel_size, self.stride, self.padding
-        dy2 = nhwc(dy).reshape(-1, self.out_channels)  # (N*H_out*W_out, C_out)
+        dy4 = nhwc(dy)  # (N, H_out, W_out, C_out)
         c_out, c_in = self.out_channels, self.in_channels
-        # dW = cols^T @ dy, back to torch's (C_out, C_in, kH, kW).
-        dw = self._cols.T @ dy2  # (k*k*C_in, C_out)
-        self.weight.grad = np.ascontiguousarray(dw.reshape(k, k, c_in, c_out).transpose(3, 2, 0, 1))
-        if self.bias is not None:
-            self.bias.grad = dy2.sum(axis=0)
         n, h, w, _ = self._x_shape
-        if not self.input_grad:
-            return None
+        # Only a strided 1x1 convolution leaves input pixels untouched (their gradient is 0).
+        alloc = np.zeros if (k == 1 and p == 0 and s > 1) else np.empty
+        dx = alloc(self._x_shape, dtype=dy4.dtype) if self.input_grad else None
         if k == 1 and p == 0:
-            dx = np.zeros(self._x_shape, dtype=dy2.dtype)
-            dx[:, ::s, ::s, :] = (dy2 @ self.weight.data.reshape(c_out, c_in)).reshape(
-                dx[:, ::s, ::s, :].shape
-            )
+            w_t = self.weight.data.reshape(c_out, c_in)
         elif s == 1 and p <= k - 1:
             # Stride 1: the input gradient is itself a convolution, of dy (padded by k-1-p)
             # with the kernel flipped in space and its in/out channels swapped. Doing it as
             # im2col + GEMM avoids col2im's k*k scatter-adds, the slowest part of backward.
-            w_flip = self.weight.data[:, :, ::-1, ::-1].transpose(
-                2, 3, 0, 1
-            )  # (kH, kW, C_out, C_in)
-            dcols = im2col(nhwc(dy), k, 1, k - 1 - p)  # (N*H*W, k*k*C_out)
-            dx = (dcols @ w_flip.reshape(k * k * c_out, c_in)).reshape(n, h, w, c_in)
+            w_flip = np.ascontiguousarray(
+                self.weight.data[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)
+            ).reshape(k * k * c_out, c_in)  # (kH*kW*C_out, C_in)
         else:
-            # General stride: one GEMM per kernel offset gives (kH*kW, N*H_out*W_out, C_in),
-            # each slice contiguous, then col2im's overlap-add.
+            # General stride: one GEMM per kernel offset gives (kH*kW, M, C_in), each slice
+            # contiguous, then col2im's overlap-add.
             w_k = self.weight.data.transpose(2, 3, 0, 1).reshape(k * k, c_out, c_in)
-            dcols = np.matmul(dy2, w_k)  # (k*k, N*H_out*W_out, C_in)
-            dx = col2im_offsets(dcols, self._x_shape, k, s, p)  # (N, H, W, C_in)
-        return nchw_view(np.ascontiguousarray(dx))  # (N, C_in, H, W)
+
+        def work(piece):  # the images `rows` of the batch, with their columns from forward
+            rows, cols = piece
+            dy2 = dy4[rows].reshape(-1, c_out)  # (n_rows*H_out*W_out, C_out)
+            dw = cols.T @ dy2  # (k*k*C_in, C_out): this slice's share of dW = cols^T @ dy
+            db = dy2.sum(axis=0) if self.bias is not None else None
+            if dx is None:
+                return dw, db
+            if k == 1 and p == 0:
+                dxr = dx[rows, ::s, ::s, :]
+                dxr[...] = (dy2 @ w_t).reshape(dxr.shape)
+            elif s == 1 and p <= k - 1:
+                dcols = im2col(dy4[rows], k, 1, k - 1 - p)  # (n_rows*H*W, k*k*C_out)
+                np.matmul(dcols, w_flip, out=dx[rows].reshape(-1, c_in))
+            else:
+                dcols = np.matmul(dy2, w_k)  # (k*k, n_rows*H_out*W_out, C_in)
+                dx[rows] = col2im_offsets(dcols, dx[rows].shape, k, s, p)
+            return dw, db
+
+        parts = parallel.run_each(work, self._cols)
+        dw = sum(part[0] for part in parts)
+        # dW back to torch's (C_out, C_in, kH, kW).
+        self.weight.grad = np.ascontiguousarray(dw.reshape(k, k, c_in, c_out).transpose(3, 2, 0, 1))
+        if self.bias is not None:
+            self.bias.grad = sum(part[1] for part in parts)
+        if dx is None:
+            return None
+        return nchw_view(dx)  # (N, C_in, H, W)
         ### END SOLUTION

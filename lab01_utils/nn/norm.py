@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
 from .functional import check_input, nchw_view, nhwc
 from .module import Module, Parameter
 
@@ -58,32 +59,46 @@ class BatchNorm2d(Module):
         dtype = self.weight.data.dtype
         x2 = nhwc(x.astype(dtype, copy=False)).reshape(-1, c)  # (M, C), M = N*H*W
         m = x2.shape[0]
+        if self.training and m < 2:
+            raise ValueError(
+                f"BatchNorm2d: training needs more than one value per channel, got input "
+                f"shape {x.shape}"
+            )
+        # The rows are split between threads (parallel.py); a per-channel sum is the sum of
+        # the threads' partial sums. Channel sums are matrix-vector products with a ones
+        # vector: one BLAS call that reads x once, faster than x.mean(axis=0) on a tall
+        # (M, C) matrix.
+        ones = _ones(m, dtype)
+        xc = np.empty_like(x2)  # (M, C), x - mean, kept for backward
+        y = np.empty_like(x2)  # (M, C), also the scratch for the squares
         if self.training:
-            if m < 2:
-                raise ValueError(
-                    f"BatchNorm2d: training needs more than one value per channel, got input "
-                    f"shape {x.shape}"
-                )
-            # Channel sums as a matrix-vector product with a ones vector: one BLAS call that
-            # reads x once, faster than x.mean(axis=0) on a tall (M, C) matrix.
-            ones = _ones(m, dtype)
-            mean = (ones @ x2) / m  # (C,)
-            xc = x2 - mean  # (M, C)
+            mean = sum(parallel.for_chunks(lambda r: ones[r] @ x2[r], m, x2.size)) / m  # (C,)
+
+            def centre(r):
+                np.subtract(x2[r], mean, out=xc[r])
+                np.square(xc[r], out=y[r])
+                return ones[r] @ y[r]
+
             # Two-pass variance (centre first, then square): E[x^2] - E[x]^2 loses digits
             # to cancellation in float32 when |mean| >> std.
-            var = (ones @ np.square(xc)) / m  # (C,) biased
+            var = sum(parallel.for_chunks(centre, m, x2.size)) / m  # (C,) biased
             mom = self.momentum
             self._buffers["running_mean"] = (1 - mom) * self.running_mean + mom * mean
             self._buffers["running_var"] = (1 - mom) * self.running_var + mom * var * (m / (m - 1))
             self._buffers["num_batches_tracked"] = self.num_batches_tracked + 1
         else:
             mean, var = self.running_mean, self.running_var
-            xc = x2 - mean
+            parallel.for_chunks(lambda r: np.subtract(x2[r], mean, out=xc[r]), m, x2.size)
         invstd = (1.0 / np.sqrt(var + self.eps)).astype(dtype)  # (C,)
         # y = gamma * xhat + beta with xhat = xc * invstd, folded into one scale per channel
         # so the big array is touched twice, not four times. Backward keeps `xc`, not xhat.
-        y = xc * (self.weight.data * invstd)
-        y += self.bias.data
+        scale = self.weight.data * invstd  # (C,)
+
+        def affine(r):
+            np.multiply(xc[r], scale, out=y[r])
+            y[r] += self.bias.data
+
+        parallel.for_chunks(affine, m, x2.size)
         self._cache = (xc, invstd, self.training)
         return nchw_view(y.reshape(n, h, w, c))  # (N, C, H, W)
         ### END SOLUTION
@@ -99,19 +114,31 @@ class BatchNorm2d(Module):
         dy2 = nhwc(dy).reshape(-1, c)  # (M, C)
         m = dy2.shape[0]
         ones = _ones(m, dy2.dtype)
-        dbeta = ones @ dy2  # (C,)
-        dgamma = (ones @ (dy2 * xc)) * invstd  # (C,) = sum(dy * xhat)
+        dx = np.empty_like(dy2)  # (M, C), first the scratch for dy * xc
+
+        def sums(r):  # this slice's share of sum(dy) and sum(dy * xc)
+            np.multiply(dy2[r], xc[r], out=dx[r])
+            return ones[r] @ dy2[r], ones[r] @ dx[r]
+
+        parts = parallel.for_chunks(sums, m, dy2.size)
+        dbeta = sum(p[0] for p in parts)  # (C,)
+        dgamma = sum(p[1] for p in parts) * invstd  # (C,) = sum(dy * xhat)
         self.bias.grad, self.weight.grad = dbeta, dgamma
         scale = self.weight.data * invstd  # (C,) = gamma * invstd
-        dx = dy2 * scale
-        if training:
-            # The batch statistics depend on every input, which adds two terms:
-            # dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
-            # with xhat = xc * invstd, i.e. dx = dy * scale - (xc * k + b) per channel.
-            k = scale * invstd * dgamma / m
-            b = scale * dbeta / m
-            corr = xc * k
-            corr += b
-            dx -= corr
+        # In training the batch statistics depend on every input, which adds two terms:
+        # dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
+        # with xhat = xc * invstd, i.e. dx = dy * scale - (xc * k + b) per channel.
+        k = scale * invstd * dgamma / m
+        b = scale * dbeta / m
+
+        def grad(r):
+            d = dx[r]
+            np.multiply(dy2[r], scale, out=d)
+            if training:
+                corr = xc[r] * k
+                corr += b
+                d -= corr
+
+        parallel.for_chunks(grad, m, dy2.size)
         return nchw_view(dx.reshape(n, h, w, c))  # (N, C, H, W)
         ### END SOLUTION

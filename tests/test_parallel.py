@@ -1,0 +1,112 @@
+"""The engine's batch-splitting threads (lab01_utils/nn/parallel.py): same results, any count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lab01_utils.models import build_numpy_model
+from lab01_utils.nn import CrossEntropyLoss, parallel
+
+
+@pytest.fixture
+def threads():
+    """Set the thread count for one test, then restore the previous one."""
+    before = parallel.num_threads()
+    yield parallel.set_num_threads
+    parallel.set_num_threads(before)
+
+
+@pytest.mark.parametrize("n, parts", [(10, 1), (10, 3), (3, 5), (100, 2), (1, 4)])
+def test_chunks_cover_the_range_in_order(n, parts):
+    sl = parallel.chunks(n, parts)
+    assert len(sl) == min(parts, n)
+    assert [i for s in sl for i in range(n)[s]] == list(range(n))
+    sizes = [s.stop - s.start for s in sl]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_for_chunks_returns_the_results_in_order_and_splits_only_big_work(threads):
+    threads(3)
+    got = parallel.for_chunks(lambda r: (r.start, r.stop), 90, parallel.MIN_ELEMENTS)
+    assert got == [(0, 30), (30, 60), (60, 90)]
+    assert parallel.for_chunks(lambda r: r, 90, parallel.MIN_ELEMENTS - 1) == [slice(0, 90)]
+
+
+def test_worker_exceptions_reach_the_caller(threads):
+    threads(2)
+
+    def work(rows):
+        if rows.start > 0:
+            raise RuntimeError("boom in the second slice")
+
+    with pytest.raises(RuntimeError, match="second slice"):
+        parallel.for_chunks(work, 10, parallel.MIN_ELEMENTS)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_num_threads_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="positive int"):
+        parallel.set_num_threads(bad)
+
+
+def test_env_variable_sets_the_default(monkeypatch):
+    monkeypatch.setenv("LAB01_NUM_THREADS", "3")
+    assert parallel._default_threads() == 3
+    monkeypatch.setenv("LAB01_NUM_THREADS", "many")
+    with pytest.raises(ValueError, match="LAB01_NUM_THREADS"):
+        parallel._default_threads()
+
+
+def test_numpy_blas_is_held_at_one_thread_only_while_splitting(threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def numpy_blas_threads():
+        import os
+
+        root = os.path.dirname(os.path.dirname(np.__file__))
+        info = threadpoolctl.threadpool_info()
+        return [i["num_threads"] for i in info if i["filepath"].startswith(root)]
+
+    threads(1)
+    original = numpy_blas_threads()
+    threads(2)
+    assert all(n == 1 for n in numpy_blas_threads())
+    threads(1)
+    assert numpy_blas_threads() == original
+
+
+def _step(dtype, n_threads, set_threads):
+    set_threads(n_threads)
+    rng = np.random.default_rng(0)
+    model = build_numpy_model((8, 16, 32), seed=1)
+    model.load_state_dict({k: v.astype(dtype) for k, v in model.state_dict().items()})
+    x = rng.random((24, 1, 28, 28)).astype(dtype)
+    y = rng.integers(0, 10, 24)
+    loss_fn = CrossEntropyLoss()
+    logits = model(x)
+    loss_fn(logits, y)
+    dx = model.backward(loss_fn.backward())
+    grads = {k: p.grad.copy() for k, p in model.named_parameters()}
+    return logits, dx, grads, model.state_dict()
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-4)])
+def test_the_whole_model_computes_the_same_with_1_2_or_3_threads(threads, dtype, rtol):
+    """Forward, input gradient, every parameter gradient and BN's running statistics; only
+    the order of the per-channel sums changes, so float64 agrees to round-off."""
+    ref = _step(dtype, 1, threads)
+    for t in (2, 3):
+        got = _step(dtype, t, threads)
+        np.testing.assert_allclose(got[0], ref[0], rtol=rtol, atol=rtol * 1e-2)
+        np.testing.assert_allclose(got[1], ref[1], rtol=rtol, atol=rtol * np.abs(ref[1]).max())
+        for k in ref[2]:
+            scale = np.abs(ref[2][k]).max()
+            np.testing.assert_allclose(
+                got[2][k], ref[2][k], rtol=rtol, atol=rtol * scale, err_msg=k
+            )
+        for k in ref[3]:  # running statistics: near-zero means need a scale-relative atol
+            scale = float(np.abs(ref[3][k]).max())
+            np.testing.assert_allclose(
+                got[3][k], ref[3][k], rtol=rtol, atol=rtol * scale, err_msg=k
+            )
