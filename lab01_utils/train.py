@@ -35,6 +35,7 @@ from .models import build_numpy_model, build_torch_model, torch_state_to_numpy
 from .optim import SGD, MultiStepLR
 
 TASK_DIRS = {"numpy": "task1_numpy", "torch": "task2_torch"}
+FREE = ("epochs", "device", "torch_threads")  # config keys a resumed run may change
 PROFILES = ("quick", "full")
 
 
@@ -485,12 +486,13 @@ def train(
     history: list[dict] = []
     start_epoch = 0
     if resume and ckpt.exists():
-        # Everything but the number of epochs must match (a run may be extended).
+        # The recipe must match; the number of epochs (a run may be extended) and where it
+        # runs (device, threads) may change.
         # A key missing from an older run's config.json had its default value then.
         saved = json.loads(json.dumps(asdict(TrainConfig(task=cfg.task, profile=cfg.profile))))
         saved.update(json.loads((run_dir / "config.json").read_text()))
         now = json.loads(config_json)
-        diff = {k: (saved.get(k), v) for k, v in now.items() if k != "epochs" and saved.get(k) != v}
+        diff = {k: (saved.get(k), v) for k, v in now.items() if k not in FREE and saved.get(k) != v}
         if diff:
             raise ValueError(
                 f"--resume: the config differs from the run in {run_dir}: "
