@@ -64,41 +64,57 @@ class BatchNorm2d(Module):
                 f"BatchNorm2d: training needs more than one value per channel, got input "
                 f"shape {x.shape}"
             )
-        # The rows are split between threads (parallel.py); a per-channel sum is the sum of
+        # The images are split between threads (parallel.py); a per-channel sum is the sum of
         # the threads' partial sums. Channel sums are matrix-vector products with a ones
         # vector: one BLAS call that reads x once, faster than x.mean(axis=0) on a tall
-        # (M, C) matrix.
+        # (M, C) matrix. Per-channel vectors are applied to one row per image, (N, H*W*C),
+        # with the vector tiled H*W times: NumPy then runs long inner loops, about twice as
+        # fast as broadcasting a (C,) vector over M short rows.
+        hw = h * w
         ones = _ones(m, dtype)
         xc = np.empty_like(x2)  # (M, C), x - mean, kept for backward
         y = np.empty_like(x2)  # (M, C), also the scratch for the squares
+        x3, xc3, y3 = (a.reshape(n, hw * c) for a in (x2, xc, y))  # one row per image
+
+        def pixels(r):  # the (M, C) rows of images r
+            return slice(r.start * hw, r.stop * hw)
+
         if self.training:
-            mean = sum(parallel.for_chunks(lambda r: ones[r] @ x2[r], m, x2.size)) / m  # (C,)
+            mean = sum(parallel.for_chunks(lambda r: ones[pixels(r)] @ x2[pixels(r)], n, x2.size))
+            mean /= m  # (C,)
+        else:
+            mean = self.running_mean
+        mean_hw = np.tile(mean.astype(dtype, copy=False), hw)  # (H*W*C,)
 
-            def centre(r):
-                np.subtract(x2[r], mean, out=xc[r])
-                np.square(xc[r], out=y[r])
-                return ones[r] @ y[r]
+        def centre(r):
+            np.subtract(x3[r], mean_hw, out=xc3[r])
+            if self.training:
+                np.square(xc3[r], out=y3[r])
+                return ones[pixels(r)] @ y[pixels(r)]
+            return None
 
+        parts = parallel.for_chunks(centre, n, x2.size)
+        if self.training:
             # Two-pass variance (centre first, then square): E[x^2] - E[x]^2 loses digits
             # to cancellation in float32 when |mean| >> std.
-            var = sum(parallel.for_chunks(centre, m, x2.size)) / m  # (C,) biased
+            var = sum(parts) / m  # (C,) biased
             mom = self.momentum
             self._buffers["running_mean"] = (1 - mom) * self.running_mean + mom * mean
             self._buffers["running_var"] = (1 - mom) * self.running_var + mom * var * (m / (m - 1))
             self._buffers["num_batches_tracked"] = self.num_batches_tracked + 1
         else:
-            mean, var = self.running_mean, self.running_var
-            parallel.for_chunks(lambda r: np.subtract(x2[r], mean, out=xc[r]), m, x2.size)
+            var = self.running_var
         invstd = (1.0 / np.sqrt(var + self.eps)).astype(dtype)  # (C,)
         # y = gamma * xhat + beta with xhat = xc * invstd, folded into one scale per channel
         # so the big array is touched twice, not four times. Backward keeps `xc`, not xhat.
-        scale = self.weight.data * invstd  # (C,)
+        scale_hw = np.tile(self.weight.data * invstd, hw)  # (H*W*C,)
+        bias_hw = np.tile(self.bias.data, hw)
 
         def affine(r):
-            np.multiply(xc[r], scale, out=y[r])
-            y[r] += self.bias.data
+            np.multiply(xc3[r], scale_hw, out=y3[r])
+            y3[r] += bias_hw
 
-        parallel.for_chunks(affine, m, x2.size)
+        parallel.for_chunks(affine, n, x2.size)
         self._cache = (xc, invstd, self.training)
         return nchw_view(y.reshape(n, h, w, c))  # (N, C, H, W)
         ### END SOLUTION
@@ -112,15 +128,17 @@ class BatchNorm2d(Module):
         xc, invstd, training = self._cache
         n, c, h, w = dy.shape
         dy2 = nhwc(dy).reshape(-1, c)  # (M, C)
-        m = dy2.shape[0]
+        m, hw = dy2.shape[0], h * w
         ones = _ones(m, dy2.dtype)
         dx = np.empty_like(dy2)  # (M, C), first the scratch for dy * xc
+        dy3, xc3, dx3 = (a.reshape(n, hw * c) for a in (dy2, xc, dx))  # one row per image
 
-        def sums(r):  # this slice's share of sum(dy) and sum(dy * xc)
-            np.multiply(dy2[r], xc[r], out=dx[r])
-            return ones[r] @ dy2[r], ones[r] @ dx[r]
+        def sums(r):  # images r's share of sum(dy) and sum(dy * xc)
+            px = slice(r.start * hw, r.stop * hw)
+            np.multiply(dy3[r], xc3[r], out=dx3[r])
+            return ones[px] @ dy2[px], ones[px] @ dx[px]
 
-        parts = parallel.for_chunks(sums, m, dy2.size)
+        parts = parallel.for_chunks(sums, n, dy2.size)
         dbeta = sum(p[0] for p in parts)  # (C,)
         dgamma = sum(p[1] for p in parts) * invstd  # (C,) = sum(dy * xhat)
         self.bias.grad, self.weight.grad = dbeta, dgamma
@@ -128,17 +146,18 @@ class BatchNorm2d(Module):
         # In training the batch statistics depend on every input, which adds two terms:
         # dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
         # with xhat = xc * invstd, i.e. dx = dy * scale - (xc * k + b) per channel.
-        k = scale * invstd * dgamma / m
-        b = scale * dbeta / m
+        scale_hw = np.tile(scale, hw)  # per-channel vectors tiled to one image row
+        k_hw = np.tile(scale * invstd * dgamma / m, hw)
+        b_hw = np.tile(scale * dbeta / m, hw)
 
         def grad(r):
-            d = dx[r]
-            np.multiply(dy2[r], scale, out=d)
+            d = dx3[r]
+            np.multiply(dy3[r], scale_hw, out=d)
             if training:
-                corr = xc[r] * k
-                corr += b
+                corr = xc3[r] * k_hw
+                corr += b_hw
                 d -= corr
 
-        parallel.for_chunks(grad, m, dy2.size)
+        parallel.for_chunks(grad, n, dy2.size)
         return nchw_view(dx.reshape(n, h, w, c))  # (N, C, H, W)
         ### END SOLUTION
