@@ -50,10 +50,7 @@ class SiLU(Module):
             sigmoid(x[rows], out=s[rows])
             np.multiply(x[rows], s[rows], out=y[rows])
 
-        if x.ndim == 0:
-            work(...)
-        else:
-            parallel.for_chunks(work, x.shape[0], x.size)
+        parallel.for_batch(work, x)
         self._cache = (x, s)
         return y
         ### END SOLUTION
@@ -76,9 +73,6 @@ class SiLU(Module):
             gr *= sr
             gr *= dy[rows]
 
-        if x.ndim == 0:
-            work(...)
-        else:
-            parallel.for_chunks(work, x.shape[0], x.size)
+        parallel.for_batch(work, x)
         return g
         ### END SOLUTION

@@ -120,3 +120,10 @@ def for_chunks(work: Callable[[slice], object], n: int, size: int) -> list:
     """Call `work(rows)` for consecutive row slices covering `range(n)`, one per thread, and
     return the results in order. `size` (the elements touched) decides whether to split."""
     return run_each(work, chunks(n, num_threads() if size >= MIN_ELEMENTS else 1))
+
+
+def for_batch(work: Callable[[slice], object], x: np.ndarray) -> list:
+    """`for_chunks` over the first axis of `x` (the batch); a 0-d `x` is one piece (`...`)."""
+    if x.ndim == 0:
+        return [work(...)]
+    return for_chunks(work, x.shape[0], x.size)
