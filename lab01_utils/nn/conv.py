@@ -126,7 +126,6 @@ class Conv2d(Module):
         k, s, p = self.kernel_size, self.stride, self.padding
         dy4 = nhwc(dy)  # (N, H_out, W_out, C_out)
         c_out, c_in = self.out_channels, self.in_channels
-        n, h, w, _ = self._x_shape
         # Only a strided 1x1 convolution leaves input pixels untouched (their gradient is 0).
         alloc = np.zeros if (k == 1 and p == 0 and s > 1) else np.empty
         dx = alloc(self._x_shape, dtype=dy4.dtype) if self.input_grad else None

@@ -9,6 +9,11 @@ from .functional import check_input, nchw_view, nhwc
 from .module import Module, Parameter
 
 
+def _pixel_rows(images: slice, hw: int) -> slice:
+    """The rows of an `(N*H*W, C)` matrix that belong to the images `images` (H*W = `hw`)."""
+    return slice(images.start * hw, images.stop * hw)
+
+
 def _ones(m: int, dtype) -> np.ndarray:
     return np.ones(m, dtype=dtype)
 
@@ -77,7 +82,7 @@ class BatchNorm2d(Module):
         x3, xc3, y3 = (a.reshape(n, hw * c) for a in (x2, xc, y))  # one row per image
 
         def pixels(r):  # the (M, C) rows of images r
-            return slice(r.start * hw, r.stop * hw)
+            return _pixel_rows(r, hw)
 
         if self.training:
             mean = sum(parallel.for_chunks(lambda r: ones[pixels(r)] @ x2[pixels(r)], n, x2.size))
@@ -134,7 +139,7 @@ class BatchNorm2d(Module):
         dy3, xc3, dx3 = (a.reshape(n, hw * c) for a in (dy2, xc, dx))  # one row per image
 
         def sums(r):  # images r's share of sum(dy) and sum(dy * xc)
-            px = slice(r.start * hw, r.stop * hw)
+            px = _pixel_rows(r, hw)
             np.multiply(dy3[r], xc3[r], out=dx3[r])
             return ones[px] @ dy2[px], ones[px] @ dx[px]
 
