@@ -45,7 +45,15 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class TrainConfig:
-    """The recipe. Defaults are the lab's (the report's) recipe on the full data.
+    """The recipe. Defaults are the lab's recipe on the full data.
+
+    The lab's recipe is the report's (30 epochs, batch 50, SGD lr 0.03 with momentum 0.9,
+    lr x0.1 after epochs 15 and 25, shifts and flips) with two regularisers weakened:
+    weight decay 2e-4 instead of 5e-4 and shifts of at most 1 pixel instead of 2. This small
+    network underfits Fashion-MNIST in 30 epochs (it fits its augmented training batches barely
+    better than the test set), so less regularisation lifts test accuracy from about 93.5% to
+    about 94.1% (docs/RESULTS.md). `REPORT_RECIPE` (or `--recipe report`) gives the report's
+    exact values back.
 
     Hyperparameters mean what they mean in torch: `momentum` and `weight_decay` as in
     `torch.optim.SGD`; `milestones` are epoch counts after which `MultiStepLR` multiplies the
@@ -57,7 +65,7 @@ class TrainConfig:
     batch_size: int = 50
     lr: float = 0.03
     momentum: float = 0.9
-    weight_decay: float = 5e-4
+    weight_decay: float = 2e-4  # the report: 5e-4
     nesterov: bool = False
     milestones: tuple[int, ...] = (15, 25)
     gamma: float = 0.1
@@ -65,7 +73,7 @@ class TrainConfig:
     num_classes: int = 10
     seed: int = 0
     augment: bool = True
-    max_shift: int = 2
+    max_shift: int = 1  # the report: 2
     flip_prob: float = 0.5
     erase_prob: float = 0.0  # random erasing (augmentation); 0 = the report's recipe
     zero_init_residual: bool = False  # init: last conv of each residual branch starts at 0
@@ -94,6 +102,14 @@ class TrainConfig:
             problems.append(f"widths must be three ints, got {self.widths}")
         if list(self.milestones) != sorted(self.milestones):
             problems.append(f"milestones must be increasing, got {self.milestones}")
+        if self.weight_decay < 0 or self.momentum < 0:
+            problems.append(
+                f"momentum and weight_decay must be >= 0, got {self.momentum}, {self.weight_decay}"
+            )
+        if self.max_shift < 0:
+            problems.append(f"max_shift must be >= 0, got {self.max_shift}")
+        if not 0.0 <= self.flip_prob <= 1.0:
+            problems.append(f"flip_prob must lie in [0, 1], got {self.flip_prob}")
         if not 0.0 <= self.erase_prob <= 1.0:
             problems.append(f"erase_prob must lie in [0, 1], got {self.erase_prob}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -102,10 +118,16 @@ class TrainConfig:
             raise ValueError("TrainConfig: " + "; ".join(problems))
 
     @classmethod
-    def for_profile(cls, profile: str, **overrides) -> TrainConfig:
-        """`full`: the lab's recipe on the full data. `quick`: the embedded sample (2,000
-        train / 500 test images) for 2 epochs, a run of seconds, for CI and a first look."""
-        base: dict = {"profile": profile}
+    def for_profile(cls, profile: str, recipe: str = "lab", **overrides) -> TrainConfig:
+        """`full`: the recipe on the full data. `quick`: the embedded sample (2,000 train /
+        500 test images) for 2 epochs, a run of seconds, for CI and a first look.
+
+        `recipe`: "lab" (the defaults) or "report" (`REPORT_RECIPE`: the report's exact
+        weight decay and shift). `overrides` (None values ignored) apply last.
+        """
+        if recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
+        base: dict = {"profile": profile, **RECIPES[recipe]}
         if profile == "quick":
             base.update(epochs=2, milestones=(1,))
         base.update({k: v for k, v in overrides.items() if v is not None})
@@ -114,6 +136,11 @@ class TrainConfig:
     def lr_at(self, epoch: int) -> float:
         """The learning rate used during `epoch` (1-based)."""
         return self.lr * self.gamma ** sum(1 for m in self.milestones if m < epoch)
+
+
+# The report's recipe differs from the lab's defaults only in these two values.
+REPORT_RECIPE: dict = {"weight_decay": 5e-4, "max_shift": 2}
+RECIPES: dict[str, dict] = {"lab": {}, "report": REPORT_RECIPE}
 
 
 # --------------------------------------------------------------------------- data
@@ -606,13 +633,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="default: 50")
     p.add_argument("--lr", type=float, default=None, help="initial learning rate (0.03)")
     p.add_argument("--momentum", type=float, default=None, help="SGD momentum (0.9)")
-    p.add_argument("--weight-decay", type=float, default=None, help="L2 weight decay (5e-4)")
+    p.add_argument(
+        "--recipe",
+        choices=sorted(RECIPES),
+        default="lab",
+        help="lab: the lab's recipe (weight decay 2e-4, shifts <= 1 px); report: the "
+        "report's exact recipe (weight decay 5e-4, shifts <= 2 px). Other options override it",
+    )
+    p.add_argument("--weight-decay", type=float, default=None, help="L2 weight decay (2e-4)")
     p.add_argument(
         "--milestones", type=int, nargs="*", default=None, help="epochs where lr *= 0.1 (15 25)"
     )
     p.add_argument("--widths", type=int, nargs=3, default=None, help="stage widths (32 64 128)")
     p.add_argument("--seed", type=int, default=None, help="seed of weights and batches (0)")
     p.add_argument("--no-augment", action="store_true", help="train without shifts and flips")
+    p.add_argument(
+        "--max-shift", type=int, default=None, help="largest shift in pixels on each axis (1)"
+    )
+    p.add_argument(
+        "--flip-prob", type=float, default=None, help="probability of a left-right flip (0.5)"
+    )
     p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (off)")
     p.add_argument(
         "--erase-prob",
@@ -646,6 +686,8 @@ def config_from_args(args: argparse.Namespace, task: str) -> TrainConfig:
         "widths": tuple(args.widths) if args.widths else None,
         "seed": args.seed,
         "augment": False if args.no_augment else None,
+        "max_shift": args.max_shift,
+        "flip_prob": args.flip_prob,
         "nesterov": True if args.nesterov else None,
         "erase_prob": args.erase_prob,
         "zero_init_residual": True if args.zero_init_residual else None,
@@ -653,7 +695,7 @@ def config_from_args(args: argparse.Namespace, task: str) -> TrainConfig:
         "device": args.device,
         "torch_threads": args.threads,
     }
-    return TrainConfig.for_profile(args.profile or default_profile(), **overrides)
+    return TrainConfig.for_profile(args.profile or default_profile(), args.recipe, **overrides)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

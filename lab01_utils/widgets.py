@@ -143,9 +143,10 @@ def silu_explorer(beta: float = 1.0, x_range: tuple[float, float] = (-6, 6)) -> 
 class AugmentationExplorer(Explorer):
     """One training image before and after a shift/flip chosen on the controls.
 
-    Controls: `.index` (which image), `.shift_x`, `.shift_y` (-2..2 pixels), `.flip`, and the
-    button `.draw` that draws the three amounts as training does
-    (`augment.draw_augmentation_params`, one redraw).
+    Controls: `.index` (which image), `.shift_x`, `.shift_y` (-2..2 pixels, or wider for a
+    larger `max_shift`: the report's shifts reached 2), `.flip`, and the button `.draw` that
+    draws the three amounts as training does (`augment.draw_augmentation_params` with
+    `max_shift`, the lab's recipe's 1 by default; one redraw).
     """
 
     def __init__(
@@ -153,7 +154,7 @@ class AugmentationExplorer(Explorer):
         x: np.ndarray,
         y: np.ndarray | None = None,
         index: int = 0,
-        max_shift: int = 2,
+        max_shift: int = 1,
         class_names: Sequence[str] = CLASS_NAMES,
         seed: int = 0,
     ):
@@ -163,7 +164,8 @@ class AugmentationExplorer(Explorer):
         self.index = widgets.IntSlider(
             value=index, min=0, max=len(self.x) - 1, description="image", continuous_update=False
         )
-        shift = {"min": -max_shift, "max": max_shift, "value": 0}
+        reach = max(2, max_shift)
+        shift = {"min": -reach, "max": reach, "value": 0}
         self.shift_x = widgets.IntSlider(description="shift_x", **shift)
         self.shift_y = widgets.IntSlider(description="shift_y", **shift)
         self.flip = widgets.Checkbox(value=False, description="flip")
@@ -189,7 +191,7 @@ class AugmentationExplorer(Explorer):
 
 
 def augmentation_explorer(
-    x: np.ndarray, y: np.ndarray | None = None, index: int = 0, max_shift: int = 2
+    x: np.ndarray, y: np.ndarray | None = None, index: int = 0, max_shift: int = 1
 ) -> AugmentationExplorer:
     """Pick an image (`x`: `(N, 784)` or `(N, 1, 28, 28)`) and shift/flip it by hand."""
     return AugmentationExplorer(x, y, index, max_shift)

@@ -16,6 +16,7 @@ import pytest
 
 from lab01_utils.data import MiniBatchLoader, load_sample
 from lab01_utils.train import (
+    REPORT_RECIPE,
     TrainConfig,
     TrainingDiverged,
     atomic_write,
@@ -36,7 +37,7 @@ def small_cfg(task: str, **kw) -> TrainConfig:
     return TrainConfig.for_profile("quick", task=task, **{**SMALL, **kw})
 
 
-def test_recipe_defaults_are_the_reports():
+def test_recipe_defaults_keep_the_reports_schedule():
     cfg = TrainConfig()
     assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.milestones, cfg.gamma) == (
         30,
@@ -45,7 +46,17 @@ def test_recipe_defaults_are_the_reports():
         (15, 25),
         0.1,
     )
-    assert (cfg.momentum, cfg.weight_decay, cfg.max_shift, cfg.flip_prob) == (0.9, 5e-4, 2, 0.5)
+    # The lab's recipe: the report's, with weight decay 5e-4 -> 2e-4 and shifts 2 -> 1 px.
+    assert (cfg.momentum, cfg.weight_decay, cfg.max_shift, cfg.flip_prob) == (0.9, 2e-4, 1, 0.5)
+    report = TrainConfig.for_profile("full", "report")
+    assert (report.weight_decay, report.max_shift) == (5e-4, 2)
+    assert {k: v for k, v in vars(report).items() if k not in REPORT_RECIPE} == {
+        k: v for k, v in vars(cfg).items() if k not in REPORT_RECIPE
+    }
+    # explicit options still win over the named recipe
+    assert TrainConfig.for_profile("full", "report", weight_decay=1e-4).weight_decay == 1e-4
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        TrainConfig.for_profile("full", "fast")
     lrs = [cfg.lr_at(e) for e in range(1, 31)]
     assert lrs[:15] == pytest.approx([0.03] * 15)
     assert lrs[15:25] == pytest.approx([0.003] * 10)
@@ -55,6 +66,12 @@ def test_recipe_defaults_are_the_reports():
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="task"):
         TrainConfig(task="jax")
+    with pytest.raises(ValueError, match="max_shift must be >= 0, got -1"):
+        TrainConfig(max_shift=-1)
+    with pytest.raises(ValueError, match="flip_prob must lie in"):
+        TrainConfig(flip_prob=1.5)
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        TrainConfig(weight_decay=-1e-4)
     with pytest.raises(ValueError, match="batch_size"):
         TrainConfig(batch_size=1)
     with pytest.raises(ValueError, match="milestones"):
@@ -318,11 +335,22 @@ def test_cli_recipe_flags(tmp_path):
             "--zero-init-residual",
             "--weight-decay",
             "1e-4",
+            "--max-shift",
+            "1",
+            "--flip-prob",
+            "0",
         ]
     )
     saved = json.loads((tmp_path / "task1_numpy/config.json").read_text())
     assert saved["nesterov"] is True and saved["zero_init_residual"] is True
     assert saved["erase_prob"] == 0.25 and saved["weight_decay"] == 1e-4
+    assert saved["max_shift"] == 1 and saved["flip_prob"] == 0.0
+
+
+def test_cli_recipe_report_gives_the_reports_values(tmp_path):
+    main([*_cli(tmp_path, 1)[3:], "--recipe", "report"])
+    saved = json.loads((tmp_path / "task1_numpy/config.json").read_text())
+    assert (saved["weight_decay"], saved["max_shift"]) == (5e-4, 2)
 
 
 def test_resume_accepts_a_config_saved_before_newer_options_existed(tmp_path):

@@ -94,9 +94,24 @@ def test_augmentation_explorer_draw_redraws_once(sample):
     e = augmentation_explorer(*sample)
     e.draw.click()  # the button: one draw of the training augmentation
     assert_shows(e, 2)
-    assert -2 <= e.shift_x.value <= 2 and -2 <= e.shift_y.value <= 2
     title = f"shift_x={e.shift_x.value}, shift_y={e.shift_y.value}, flip={e.flip.value}"
     assert e.figure.axes[1].get_title() == title
+    # draws follow the lab's recipe (shifts of at most 1 pixel) and cover all of -1..1
+    seen = set()
+    for _ in range(40):
+        e.draw.click()
+        seen.update((e.shift_x.value, e.shift_y.value))
+    assert seen == {-1, 0, 1}
+
+
+def test_augmentation_explorer_with_a_wider_max_shift(sample):
+    e = augmentation_explorer(*sample, max_shift=3)
+    assert (e.shift_x.min, e.shift_x.max) == (-3, 3)
+    seen = set()
+    for _ in range(60):
+        e.draw.click()
+        seen.add(e.shift_x.value)
+    assert seen == set(range(-3, 4))
 
 
 # --------------------------------------------------------------------------- feature maps
