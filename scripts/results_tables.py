@@ -1,0 +1,76 @@
+"""Markdown tables for docs/RESULTS.md, from the runs' `history.json` files.
+
+    python scripts/results_tables.py epochs A/history.json B/history.json [--names A B]
+    python scripts/results_tables.py sweep results/sweep_cuda/*/      # one row per variant
+
+`epochs`: the two runs epoch by epoch (lr, train loss, val accuracy, difference B - A).
+`sweep`: final, best and last-5-mean val accuracy, final train accuracy and losses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def load(path: str) -> list[dict]:
+    p = Path(path)
+    if p.is_dir():
+        p = p / "history.json"
+    if not p.is_file():
+        raise SystemExit(f"error: no history.json at {p}")
+    return json.loads(p.read_text())
+
+
+def epochs(a: list[dict], b: list[dict], names: tuple[str, str]) -> str:
+    na, nb = names
+    rows = [
+        f"| epoch | lr | train loss {na} | train loss {nb} | val acc {na} (%) "
+        f"| val acc {nb} (%) | difference |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for ea, eb in zip(a, b):
+        rows.append(
+            f"| {ea['epoch']} | {ea['lr']:g} | {ea['train_loss']:.4f} | {eb['train_loss']:.4f} "
+            f"| {ea['val_acc']:.2f} | {eb['val_acc']:.2f} | {eb['val_acc'] - ea['val_acc']:+.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def sweep(dirs: list[str]) -> str:
+    rows = [
+        "| variant | final val acc (%) | best (%) | mean of last 5 (%) | final train acc (%) "
+        "| final train loss | final val loss |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for d in dirs:
+        h = load(d)
+        f, best = h[-1], max(h, key=lambda e: e["val_acc"])
+        last5 = sum(e["val_acc"] for e in h[-5:]) / len(h[-5:])
+        rows.append(
+            f"| `{Path(d).name}` | {f['val_acc']:.2f} | {best['val_acc']:.2f} (epoch "
+            f"{best['epoch']}) | {last5:.2f} | {f['train_acc']:.2f} | {f['train_loss']:.4f} "
+            f"| {f['val_loss']:.4f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("epochs")
+    e.add_argument("a")
+    e.add_argument("b")
+    e.add_argument("--names", nargs=2, default=("A", "B"))
+    s = sub.add_parser("sweep")
+    s.add_argument("dirs", nargs="+")
+    args = p.parse_args()
+    if args.cmd == "epochs":
+        print(epochs(load(args.a), load(args.b), tuple(args.names)))
+    else:
+        print(sweep(args.dirs))
+
+
+if __name__ == "__main__":
+    main()
