@@ -521,9 +521,15 @@ def train(
         now = json.loads(config_json)
         diff = {k: (saved.get(k), v) for k, v in now.items() if k not in FREE and saved.get(k) != v}
         if diff:
+            hint = ""
+            if all(saved.get(k) == v for k, v in REPORT_RECIPE.items()) and set(diff) <= set(
+                REPORT_RECIPE
+            ):
+                hint = " (that run used the report's recipe: add --recipe report)"
             raise ValueError(
                 f"--resume: the config differs from the run in {run_dir}: "
                 + ", ".join(f"{k} was {a!r}, now {b!r}" for k, (a, b) in diff.items())
+                + hint
             )
         start_epoch, history = engine.load_checkpoint(ckpt)
         if history is None:  # a checkpoint from before histories were stored in them

@@ -347,10 +347,15 @@ def test_cli_recipe_flags(tmp_path):
     assert saved["max_shift"] == 1 and saved["flip_prob"] == 0.0
 
 
-def test_cli_recipe_report_gives_the_reports_values(tmp_path):
+def test_cli_recipe_report_gives_the_reports_values(tmp_path, capsys):
     main([*_cli(tmp_path, 1)[3:], "--recipe", "report"])
     saved = json.loads((tmp_path / "task1_numpy/config.json").read_text())
     assert (saved["weight_decay"], saved["max_shift"]) == (5e-4, 2)
+    # resuming that run with the lab's defaults names the difference and the fix
+    assert main([*_cli(tmp_path, 2)[3:], "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "weight_decay was 0.0005, now 0.0002" in err and "add --recipe report" in err
+    assert main([*_cli(tmp_path, 2)[3:], "--resume", "--recipe", "report"]) == 0
 
 
 def test_resume_accepts_a_config_saved_before_newer_options_existed(tmp_path):
