@@ -30,7 +30,7 @@ def epochs(a: list[dict], b: list[dict], names: tuple[str, str]) -> str:
         f"| val acc {nb} (%) | difference |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for ea, eb in zip(a, b):
+    for ea, eb in zip(a, b, strict=False):  # a run still going shows its epochs so far
         rows.append(
             f"| {ea['epoch']} | {ea['lr']:g} | {ea['train_loss']:.4f} | {eb['train_loss']:.4f} "
             f"| {ea['val_acc']:.2f} | {eb['val_acc']:.2f} | {eb['val_acc'] - ea['val_acc']:+.2f} |"
