@@ -1,10 +1,13 @@
-"""Where a NumPy training step spends its time, by function (cProfile, one thread).
+"""Where a NumPy training step spends its time: by engine part, or by layer type.
 
     LAB01_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_step.py [--steps 10]
+    python benchmarks/profile_step.py --by-layer [--steps 15]
 
-Profiles `--steps` full training steps (forward, loss, backward, SGD) at batch 50 and prints
-the time per step in each part of the engine, then cProfile's top functions. Run it with one
-thread: with the batch split over threads, the pool threads' work is invisible to cProfile.
+Default: cProfile over `--steps` full training steps (forward, loss, backward, SGD) at batch
+50, the time per step in each part of the engine, then cProfile's top functions. Run it with
+one thread: with the batch split over threads, the pool threads' work is invisible to
+cProfile. `--by-layer`: wall-clock time of every layer's forward and backward, summed by
+layer type and shape, with any number of threads (the default: all cores).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import time
 
 import numpy as np
 
@@ -32,6 +36,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=50)
     ap.add_argument("--top", type=int, default=15, help="how many functions to list")
+    ap.add_argument("--by-layer", action="store_true", help="time each layer type instead")
     args = ap.parse_args()
 
     from lab01_utils import nn
@@ -50,6 +55,9 @@ def main() -> None:
         model.backward(loss_fn.backward(), input_grad=False)
         opt.step()
 
+    if args.by_layer:
+        by_layer(model, step, args.steps)
+        return
     for _ in range(3):  # warm-up: allocations, BLAS start-up
         step()
     prof = cProfile.Profile()
@@ -71,6 +79,55 @@ def main() -> None:
         print(f"  {part:<42} {1e3 * t / args.steps:7.1f} ms  {100 * t / total:5.1f}%")
     print()
     stats.sort_stats("tottime").print_stats(args.top)
+
+
+def by_layer(model, step, steps: int) -> None:
+    """Wrap every leaf layer's forward and backward in a timer; print ms per step by type."""
+    from lab01_utils import nn
+
+    spent: dict[str, float] = {}
+
+    def timed(fn, key):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            out = fn(*args, **kwargs)
+            spent[key] = spent.get(key, 0.0) + time.perf_counter() - t0
+            return out
+
+        return wrapper
+
+    for _, mod in model.named_modules():
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size
+            kind = f"Conv2d {k}x{k} stride {mod.stride}, C_in {mod.in_channels}"
+        elif isinstance(mod, nn.BatchNorm2d):
+            kind = f"BatchNorm2d {mod.num_features}"
+        elif isinstance(mod, (nn.SiLU, nn.Linear, nn.GlobalAvgPool2d)):
+            kind = type(mod).__name__
+        else:
+            continue
+        mod.forward = timed(mod.forward, f"{kind}, forward")
+        mod.backward = timed(mod.backward, f"{kind}, backward")
+    for _ in range(3):
+        step()
+    spent.clear()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    total = (time.perf_counter() - t0) / steps
+    print(f"threads: {nn.parallel.num_threads()}, {steps} steps, step {1e3 * total:.1f} ms\n")
+    for key, t in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {key:<48} {1e3 * t / steps:7.2f} ms  {100 * t / steps / total:5.1f}%")
+    groups: dict[str, float] = {}
+    for key, t in spent.items():
+        layer = key.split()[0].rstrip(",")
+        groups[layer] = groups.get(layer, 0.0) + t / steps
+    print(
+        "\n  "
+        + ", ".join(
+            f"{k} {1e3 * v:.1f} ms" for k, v in sorted(groups.items(), key=lambda kv: -kv[1])
+        )
+    )
 
 
 if __name__ == "__main__":
