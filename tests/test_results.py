@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lab01_utils.data import DEBIAN_DIR
 from lab01_utils.train import (
     FREE,
     TASK_DIRS,
@@ -25,7 +26,7 @@ from lab01_utils.train import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-DEBIAN = Path("/usr/share/datasets/fashion-mnist")
+DEBIAN = DEBIAN_DIR  # Debian's dataset-fashion-mnist: the full data
 RUNS = [  # (folder, recipe, task)
     (folder, recipe, task)
     for folder, recipe in (("results", "lab"), ("results/report_recipe", "report"))

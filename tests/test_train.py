@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab01_utils.data import MiniBatchLoader, load_sample
+from lab01_utils.data import DEBIAN_DIR, MiniBatchLoader, load_sample
 from lab01_utils.train import (
     REPORT_RECIPE,
     TrainConfig,
@@ -30,7 +30,7 @@ from lab01_utils.train import (
 # Task 1 and Task 2 on the same batches from the same weights: float32 drift only.
 AGREEMENT_RTOL = 1e-4
 SMALL = dict(widths=(8, 16, 16), train_limit=300, test_limit=100, epochs=2, milestones=(1,))
-DEBIAN = Path("/usr/share/datasets/fashion-mnist")
+DEBIAN = DEBIAN_DIR  # Debian's dataset-fashion-mnist: the full data
 
 
 def small_cfg(task: str, **kw) -> TrainConfig:
