@@ -187,6 +187,39 @@ def test_caller_arrays_untouched(rng, training):
     assert_untouched({"x": x, "dlogits": dlogits}, copies)
 
 
+def _is_channels_last(a: np.ndarray) -> bool:
+    """`(N, C, H, W)` stored as a C-contiguous `(N, H, W, C)` buffer."""
+    return a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_every_activation_and_gradient_is_channels_last(rng):
+    # The engine's speed rests on channels-last memory (functional.py): a layer that returned
+    # NCHW memory would make the next one copy or run strided loops. Watch every 4-D array
+    # that passes between the leaf layers in a training step.
+    model = build_numpy_model(SMALL)
+    seen = []
+    for name, layer in model.named_modules():
+        if layer._modules:
+            continue
+
+        def watch(fn, where, name=name):
+            def wrapped(*args, **kwargs):
+                out = fn(*args, **kwargs)
+                if isinstance(out, np.ndarray) and out.ndim == 4:
+                    seen.append((f"{name}.{where}", _is_channels_last(out)))
+                return out
+
+            return wrapped
+
+        layer.forward = watch(layer.forward, "forward")
+        layer.backward = watch(layer.backward, "backward")
+    loss = CrossEntropyLoss()
+    loss(model(images(rng, 4)), rng.integers(0, 10, 4))
+    model.backward(loss.backward())
+    assert len(seen) > 30, seen  # the watch saw the layers
+    assert [where for where, ok in seen if not ok] == []
+
+
 def test_backward_overwrites_grads(rng):
     model = build_numpy_model(SMALL).to(np.float64)
     x, dlogits = images(rng, 3, np.float64), rng.standard_normal((3, 10))

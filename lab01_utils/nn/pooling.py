@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .functional import check_input
+from .functional import check_input, nchw_view
 from .module import Module
 
 
@@ -28,5 +28,8 @@ class GlobalAvgPool2d(Module):
             raise ValueError(
                 f"GlobalAvgPool2d.backward: dy has shape {dy.shape}, expected {(n, c)}"
             )
-        # Each of the H*W pixels contributed 1/(H*W) of the mean.
-        return np.broadcast_to((dy / (h * w))[:, :, None, None], self._shape).copy()
+        # Each of the H*W pixels contributed 1/(H*W) of the mean. The result is stored
+        # channels-last like every other activation gradient (see functional.py), so the
+        # layers before it work on contiguous rows.
+        dx = np.broadcast_to((dy / (h * w))[:, None, None, :], (n, h, w, c)).copy()
+        return nchw_view(dx)  # (N, C, H, W)
