@@ -13,7 +13,7 @@ help:
 	@echo "make run      train Task 1 (NumPy) and Task 2 (PyTorch) and write the comparison"
 	@echo "make test     lint + the whole test suite (pytest, nbval over every notebook)"
 	@echo "make lab      open the notebooks in JupyterLab"
-	@echo "make bench    NumPy vs torch training-step benchmark"
+	@echo "make bench    NumPy vs torch: the training step, then layer by layer"
 	@echo "make student  write the student release to dist/student/"
 
 $(STAMP): pyproject.toml
@@ -43,6 +43,7 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_step.py
+	$(PY) benchmarks/compare_layers.py
 
 student: $(STAMP)
 	$(PY) -m lab01_utils.release --out dist/student

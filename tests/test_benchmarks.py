@@ -1,0 +1,54 @@
+"""The benchmark scripts run and print their figures (tiny sizes: this checks that they
+work, not how fast anything is; timings are never pass/fail tests)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_bench_step_prints_both_medians_and_the_ratio():
+    out = run("bench_step.py", "--reps", "2", "--batch-size", "4", "--pause", "0")
+    assert re.search(r"numpy step\s+median\s+[\d.]+ ms", out), out
+    assert re.search(r"torch step\s+median\s+[\d.]+ ms", out), out
+    assert re.search(r"ratio numpy / torch: [\d.]+x", out), out
+    assert "layer1.0" in out  # the per-layer breakdown
+
+
+@pytest.mark.slow
+def test_compare_layers_times_every_layer_type_of_the_model():
+    out = run("compare_layers.py", "--reps", "2", "--batch-size", "4", "--pause", "0")
+    used: dict[str, int] = {}
+    for line in out.splitlines():
+        m = re.match(r"^  (Conv2d|BatchNorm2d|SiLU)\b.* on \(.*\)\s+(\d+)\s+[\d.]+\s+[\d.]+", line)
+        if m:
+            used[m[1]] = used.get(m[1], 0) + int(m[2])
+    # Every layer of the model is counted: 16 convolutions, 13 BatchNorms, 13 SiLUs.
+    assert used == {"Conv2d": 16, "BatchNorm2d": 13, "SiLU": 13}, out
+    assert re.search(r"all of them\s+[\d.]+\s+[\d.]+\s+[\d.]+x", out), out
+
+
+@pytest.mark.slow
+def test_profile_step_by_layer_sums_the_layer_types():
+    out = run("profile_step.py", "--by-layer", "--steps", "1", "--batch-size", "4")
+    assert re.search(r"step [\d.]+ ms", out), out
+    assert re.search(r"Conv2d [\d.]+ ms, ", out), out
