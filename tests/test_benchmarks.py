@@ -52,3 +52,35 @@ def test_profile_step_by_layer_sums_the_layer_types():
     out = run("profile_step.py", "--by-layer", "--steps", "1", "--batch-size", "4")
     assert re.search(r"step [\d.]+ ms", out), out
     assert re.search(r"Conv2d [\d.]+ ms, ", out), out
+
+
+@pytest.mark.slow
+def test_ab_setting_alternates_the_values_and_prints_the_paired_ratio():
+    out = run(
+        "ab_setting.py",
+        "lab01_utils.nn.parallel",
+        "MIN_ELEMENTS",
+        "1 << 15",
+        "1 << 18",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+    )
+    lines = [line for line in out.splitlines() if "median" in line]
+    assert len(lines) == 2, out
+    assert lines[0].endswith("against the first: 1.000x"), out
+    assert re.search(r"1 << 18: median +[\d.]+ ms", lines[1]), out
+
+
+def test_ab_setting_names_a_missing_attribute():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ab_setting.py"), "lab01_utils.nn.parallel"]
+        + ["NO_SUCH_KNOB", "1", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert "lab01_utils.nn.parallel has no attribute 'NO_SUCH_KNOB'" in proc.stderr

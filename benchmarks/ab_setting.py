@@ -1,0 +1,91 @@
+"""Is the engine faster with setting A or B? Alternate them step by step in one process.
+
+    python benchmarks/ab_setting.py lab01_utils.nn.parallel MIN_ELEMENTS "1 << 15" "1 << 18"
+    OPENBLAS_NUM_THREADS=1 python benchmarks/ab_setting.py lab01_utils.nn.parallel \\
+        _threads 1 2          # one engine thread against two (see below)
+
+Sets the module-level name `ATTR` of `MODULE` to each value in turn (values are Python
+expressions), one NumPy training step (forward, loss, backward, SGD, batch 50) per value,
+alternating the order, `--steps` times each, and prints each value's median, 25th
+percentile and minimum, and the median of the step-by-step ratios against the first value.
+
+Why alternate steps: this machine's speed drifts by tens of percent within minutes, so two
+runs one after the other compare the drift, not the settings; the paired ratio of steps
+taken a fraction of a second apart does not. A setting the engine reads at call time (as
+`parallel.MIN_ELEMENTS`) can be compared this way; one read at import cannot.
+
+`parallel._threads` with NumPy's BLAS held at one thread (`OPENBLAS_NUM_THREADS=1`) compares
+thread counts fairly; without it, `set_num_threads(1)` would hand the BLAS its threads back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import statistics
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("module", help="e.g. lab01_utils.nn.parallel")
+    ap.add_argument("attr", help="a module-level name, e.g. MIN_ELEMENTS")
+    ap.add_argument("values", nargs="+", help="Python expressions, at least two")
+    ap.add_argument("--steps", type=int, default=60, help="timed steps per value")
+    ap.add_argument("--batch-size", type=int, default=50)
+    args = ap.parse_args()
+    if len(args.values) < 2:
+        ap.error("give at least two values to compare")
+
+    from lab01_utils import nn
+    from lab01_utils.models import build_numpy_model
+    from lab01_utils.optim import SGD
+
+    module = importlib.import_module(args.module)
+    if not hasattr(module, args.attr):
+        ap.error(f"{args.module} has no attribute {args.attr!r}")
+    values = [eval(v, {}) for v in args.values]  # noqa: S307 (the user's own command line)
+
+    def use(value) -> None:
+        if args.module.endswith("parallel") and args.attr == "_threads":
+            module.set_num_threads(value)  # also (re)starts the thread pool
+        else:
+            setattr(module, args.attr, value)
+
+    rng = np.random.default_rng(0)
+    x = rng.random((args.batch_size, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, args.batch_size)
+    model = build_numpy_model(seed=0)
+    opt = SGD(model.parameters(), lr=0.03, momentum=0.9, weight_decay=2e-4)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step() -> None:
+        loss_fn(model(x), y)
+        model.backward(loss_fn.backward(), input_grad=False)
+        opt.step()
+
+    times: list[list[float]] = [[] for _ in values]
+    for v in values:  # warm-up
+        use(v)
+        step()
+    for k in range(args.steps):
+        order = range(len(values)) if k % 2 == 0 else reversed(range(len(values)))
+        for i in order:
+            use(values[i])
+            t0 = time.perf_counter()
+            step()
+            times[i].append(1e3 * (time.perf_counter() - t0))
+    print(f"{args.module}.{args.attr}, {args.steps} steps each, batch {args.batch_size}")
+    for text, ts in zip(args.values, times, strict=True):
+        ratio = statistics.median(np.array(ts) / np.array(times[0]))
+        print(
+            f"  {text:>12s}: median {statistics.median(ts):7.1f} ms, "
+            f"p25 {np.percentile(ts, 25):7.1f}, min {min(ts):7.1f}; "
+            f"step by step against the first: {ratio:.3f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
