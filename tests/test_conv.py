@@ -19,6 +19,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from lab01_utils.nn import Conv2d, col2im, conv2d_naive, conv_output_size, im2col
+from lab01_utils.nn.functional import pad_nhwc
 
 
 def channels_last(x: np.ndarray) -> np.ndarray:
@@ -161,6 +162,19 @@ def test_im2col_rows_are_windows():
     xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     row = (1 * 2 + 1) * 3 + 2  # n=1, h_out=1, w_out=2
     np.testing.assert_array_equal(cols[row], xp[1, 2:5, 4:7, :].reshape(-1))
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2, 3])
+def test_pad_nhwc_equals_np_pad_even_on_reused_memory(rng, padding):
+    # pad_nhwc zeroes only the border of an uninitialised array: the memory it gets may hold
+    # an earlier array's values, so fill and free a same-sized array first.
+    x = rng.standard_normal((3, 5, 4, 2))
+    shape = (3, 5 + 2 * padding, 4 + 2 * padding, 2)
+    for _ in range(3):
+        junk = np.full(shape, np.nan)
+        del junk
+        out = pad_nhwc(x, padding)
+        np.testing.assert_array_equal(out, np.pad(x, ((0, 0), *[(padding, padding)] * 2, (0, 0))))
 
 
 def test_conv2d_naive_is_cross_correlation():

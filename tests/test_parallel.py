@@ -44,6 +44,28 @@ def test_worker_exceptions_reach_the_caller(threads):
         parallel.for_chunks(work, 10, parallel.MIN_ELEMENTS)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_iadd_adds_in_place_over_every_slice(threads, rng, n_threads, layout):
+    threads(n_threads)
+    shape = (7, 16, 20, 20)  # 44,800 values: big enough to be split
+    assert np.prod(shape) >= parallel.MIN_ELEMENTS
+    out = rng.standard_normal(shape)
+    if layout == "channels_last":
+        out = np.ascontiguousarray(out.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    other = rng.standard_normal(shape)
+    expected = out + other
+    other_before = other.copy()
+    assert parallel.iadd(out, other) is out
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(other, other_before)
+
+
+def test_iadd_names_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"out \(2, 3\) and other \(3, 2\)"):
+        parallel.iadd(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
 def test_set_num_threads_rejects_bad_counts(bad):
     with pytest.raises(ValueError, match="positive int"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
 from .activation import SiLU
 from .conv import Conv2d
 from .functional import check_input
@@ -67,8 +68,7 @@ class PreActBlock(Module):
         a = self.act1(self.bn1(x))  # pre-activation, (N, C_in, H, W)
         short = self.shortcut(a) if self.has_projection else x
         out = self.conv2(self.act2(self.bn2(self.conv1(a))))
-        out += short  # out is our own fresh array: adding in place is safe
-        return out
+        return parallel.iadd(out, short)  # out is our own fresh array: adding in place is safe
         ### END SOLUTION
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -78,7 +78,8 @@ class PreActBlock(Module):
         # `a` (projection) or `x` (identity), their gradients add.
         da = self.conv1.backward(self.bn2.backward(self.act2.backward(self.conv2.backward(dy))))
         if self.has_projection:
-            da = da + self.shortcut.backward(dy)
+            parallel.iadd(da, self.shortcut.backward(dy))  # da is our own fresh array
             return self.bn1.backward(self.act1.backward(da))
-        return self.bn1.backward(self.act1.backward(da)) + dy
+        dx = self.bn1.backward(self.act1.backward(da))
+        return parallel.iadd(dx, dy)  # dx is our own fresh array; dy is the caller's
         ### END SOLUTION

@@ -127,3 +127,18 @@ def for_batch(work: Callable[[slice], object], x: np.ndarray) -> list:
     if x.ndim == 0:
         return [work(...)]
     return for_chunks(work, x.shape[0], x.size)
+
+
+def iadd(out: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """`out += other`, split along the first axis over the threads; returns `out`.
+
+    For the residual additions of the blocks: one pass over a whole activation, worth
+    sharing between the cores like every other pass."""
+    if out.shape != other.shape:
+        raise ValueError(f"iadd: shapes differ, out {out.shape} and other {other.shape}")
+
+    def work(rows):
+        np.add(out[rows], other[rows], out=out[rows])
+
+    for_batch(work, out)
+    return out
