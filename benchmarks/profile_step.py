@@ -2,12 +2,15 @@
 
     LAB01_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_step.py [--steps 10]
     python benchmarks/profile_step.py --by-layer [--steps 15]
+    python benchmarks/profile_step.py --handoffs [--steps 60]
 
 Default: cProfile over `--steps` full training steps (forward, loss, backward, SGD) at batch
 50, the time per step in each part of the engine, then cProfile's top functions. Run it with
 one thread: with the batch split over threads, the pool threads' work is invisible to
 cProfile. `--by-layer`: wall-clock time of every layer's forward and backward, summed by
-layer type and shape, with any number of threads (the default: all cores).
+layer type and shape, with any number of threads (the default: all cores). `--handoffs`:
+what handing work between the engine's threads costs inside a step: steps with one extra
+empty round trip to the pool before every split call, alternated with plain steps.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=50)
     ap.add_argument("--top", type=int, default=15, help="how many functions to list")
     ap.add_argument("--by-layer", action="store_true", help="time each layer type instead")
+    ap.add_argument("--handoffs", action="store_true", help="time the thread hand-offs instead")
     args = ap.parse_args()
 
     from lab01_utils import nn
@@ -57,6 +61,9 @@ def main() -> None:
 
     if args.by_layer:
         by_layer(model, step, args.steps)
+        return
+    if args.handoffs:
+        handoffs(step, args.steps)
         return
     for _ in range(3):  # warm-up: allocations, BLAS start-up
         step()
@@ -79,6 +86,46 @@ def main() -> None:
         print(f"  {part:<42} {1e3 * t / args.steps:7.1f} ms  {100 * t / total:5.1f}%")
     print()
     stats.sort_stats("tottime").print_stats(args.top)
+
+
+def handoffs(step, steps: int) -> None:
+    """Alternate plain steps with steps that add one empty round trip per split call."""
+    from lab01_utils.nn import parallel
+
+    plain_run_each = parallel.run_each
+    calls = [0]
+
+    def counting(work, items):
+        calls[0] += len(items) > 1
+        return plain_run_each(work, items)
+
+    def with_extra(work, items):
+        if len(items) > 1:
+            plain_run_each(lambda item: None, items)  # the extra, empty hand-off
+        return plain_run_each(work, items)
+
+    parallel.run_each = counting
+    step()
+    per_step = calls[0]
+    times: dict[bool, list[float]] = {False: [], True: []}
+    try:
+        for k in range(steps):
+            for extra in (False, True) if k % 2 == 0 else (True, False):
+                parallel.run_each = with_extra if extra else plain_run_each
+                t0 = time.perf_counter()
+                step()
+                times[extra].append(1e3 * (time.perf_counter() - t0))
+    finally:
+        parallel.run_each = plain_run_each
+    diff = float(np.median(np.array(times[True]) - np.array(times[False])))
+    print(f"threads: {parallel.num_threads()}, {steps} steps each; split calls: {per_step} a step")
+    print(
+        f"plain step {np.median(times[False]):.1f} ms, with one extra hand-off per call "
+        f"{np.median(times[True]):.1f} ms (medians)"
+    )
+    if per_step:
+        each = 1e3 * diff / per_step
+        print(f"paired difference {diff:.2f} ms per step: {each:.0f} us a hand-off")
 
 
 def by_layer(model, step, steps: int) -> None:

@@ -84,3 +84,11 @@ def test_ab_setting_names_a_missing_attribute():
     )
     assert proc.returncode == 2
     assert "lab01_utils.nn.parallel has no attribute 'NO_SUCH_KNOB'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_profile_step_handoffs_counts_the_split_calls():
+    out = run("profile_step.py", "--handoffs", "--steps", "2", "--batch-size", "4")
+    calls = re.search(r"split calls: (\d+) a step", out)
+    assert calls, out
+    assert re.search(r"paired difference -?[\d.]+ ms per step", out) or calls[1] == "0", out
