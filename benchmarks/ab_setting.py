@@ -39,9 +39,7 @@ def main() -> None:
     if len(args.values) < 2:
         ap.error("give at least two values to compare")
 
-    from lab01_utils import nn
-    from lab01_utils.models import build_numpy_model
-    from lab01_utils.optim import SGD
+    from common import numpy_training_step
 
     module = importlib.import_module(args.module)
     if not hasattr(module, args.attr):
@@ -54,17 +52,7 @@ def main() -> None:
         else:
             setattr(module, args.attr, value)
 
-    rng = np.random.default_rng(0)
-    x = rng.random((args.batch_size, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, args.batch_size)
-    model = build_numpy_model(seed=0)
-    opt = SGD(model.parameters(), lr=0.03, momentum=0.9, weight_decay=2e-4)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step() -> None:
-        loss_fn(model(x), y)
-        model.backward(loss_fn.backward(), input_grad=False)
-        opt.step()
+    _, step = numpy_training_step(args.batch_size)
 
     times: list[list[float]] = [[] for _ in values]
     for v in values:  # warm-up

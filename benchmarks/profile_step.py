@@ -43,21 +43,11 @@ def main() -> None:
     ap.add_argument("--handoffs", action="store_true", help="time the thread hand-offs instead")
     args = ap.parse_args()
 
+    from common import numpy_training_step
+
     from lab01_utils import nn
-    from lab01_utils.models import build_numpy_model
-    from lab01_utils.optim import SGD
 
-    rng = np.random.default_rng(0)
-    x = rng.random((args.batch_size, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, args.batch_size)
-    model = build_numpy_model(seed=0)
-    opt = SGD(model.parameters(), lr=0.03, momentum=0.9, weight_decay=2e-4)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step():
-        loss_fn(model(x), y)
-        model.backward(loss_fn.backward(), input_grad=False)
-        opt.step()
+    model, step = numpy_training_step(args.batch_size)
 
     if args.by_layer:
         by_layer(model, step, args.steps)
