@@ -5,9 +5,10 @@
         _threads 1 2          # one engine thread against two (see below)
 
 Sets the module-level name `ATTR` of `MODULE` to each value in turn (values are Python
-expressions), one NumPy training step (forward, loss, backward, SGD, batch 50) per value,
-alternating the order, `--steps` times each, and prints each value's median, 25th
-percentile and minimum, and the median of the step-by-step ratios against the first value.
+expressions), one NumPy training step (forward, loss, backward, SGD; a batch of
+`--batch-size`, 50) per value, alternating the order, `--steps` times each, and prints each
+value's median, 25th percentile and minimum, and the median of the step-by-step ratios
+against the first value.
 
 Why alternate steps: this machine's speed drifts by tens of percent within minutes, so two
 runs one after the other compare the drift, not the settings; the paired ratio of steps
@@ -46,9 +47,12 @@ def main() -> None:
         ap.error(f"{args.module} has no attribute {args.attr!r}")
     values = [eval(v, {}) for v in args.values]  # noqa: S307 (the user's own command line)
 
+    restarts_pool = args.module.endswith("parallel") and args.attr == "_threads"
+
     def use(value) -> None:
-        if args.module.endswith("parallel") and args.attr == "_threads":
-            module.set_num_threads(value)  # also (re)starts the thread pool
+        if restarts_pool:
+            module.set_num_threads(value)  # a new thread pool...
+            step()  # ...whose threads start here, untimed
         else:
             setattr(module, args.attr, value)
 

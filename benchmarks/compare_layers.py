@@ -8,6 +8,8 @@ NumPy model, then times, for each distinct layer and shape, a forward and a back
 NumPy layer and of its torch twin (`torch.nn` with the same weights, NCHW input, autograd),
 and prints the medians, their ratio, and the totals per layer type weighted by how often the
 model uses each layer. As in training, the first convolution computes no input gradient.
+`--threads` sets both frameworks' threads (for one thread, also set `OPENBLAS_NUM_THREADS=1`,
+as `set_num_threads(1)` hands NumPy's BLAS its own threads back).
 
 Each framework is timed in its own run of `--reps` calls, with a pause before it: torch's
 OpenMP threads keep spinning for a while after its last operation, and timed right after
@@ -93,7 +95,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=50)
-    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    ap.add_argument(
+        "--threads", type=int, default=2, help="threads of both: torch's and the NumPy engine's"
+    )
     ap.add_argument("--pause", type=float, default=0.3, help="seconds before each timed run")
     args = ap.parse_args()
 
@@ -104,6 +108,7 @@ def main() -> None:
     from lab01_utils.nn.functional import nchw_view
 
     torch.set_num_threads(args.threads)
+    parallel.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     shapes = layer_shapes(build_numpy_model(seed=0), rng.random((args.batch_size, 1, 28, 28)))
 

@@ -31,6 +31,7 @@ PARTS = {
     "norm.py": "BatchNorm",
     "activation.py": "SiLU",
     "optim.py": "SGD",
+    "parallel.py:work": "residual additions (parallel.iadd)",
 }
 
 

@@ -3,6 +3,7 @@ work, not how fast anything is; timings are never pass/fail tests)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,13 +14,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(script: str, *args: str) -> str:
+def run(script: str, *args: str, env: dict | None = None) -> str:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=ROOT,
+        env=None if env is None else {**os.environ, **env},
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -88,7 +90,35 @@ def test_ab_setting_names_a_missing_attribute():
 
 @pytest.mark.slow
 def test_profile_step_handoffs_counts_the_split_calls():
-    out = run("profile_step.py", "--handoffs", "--steps", "2", "--batch-size", "4")
+    out = run(
+        "profile_step.py",
+        "--handoffs",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        env={"LAB01_NUM_THREADS": "2"},
+    )
     calls = re.search(r"split calls: (\d+) a step", out)
-    assert calls, out
-    assert re.search(r"paired difference -?[\d.]+ ms per step", out) or calls[1] == "0", out
+    assert calls and int(calls[1]) > 0, out  # even a batch of 4 splits its big layers
+    assert re.search(r"paired difference -?[\d.]+ ms per step: -?\d+ us a hand-off", out), out
+
+
+@pytest.mark.slow
+def test_ab_revision_times_the_working_tree_against_a_git_revision():
+    out = run("ab_revision.py", "HEAD", "--steps", "2", "--batch-size", "4")
+    assert re.search(r"working tree: median +[\d.]+ ms", out), out
+    assert re.search(r"HEAD: median +[\d.]+ ms", out), out
+    assert re.search(r"working tree / HEAD, step by step: [\d.]+x", out), out
+
+
+def test_ab_revision_names_a_bad_revision():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ab_revision.py"), "no-such-revision"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode != 0
+    assert "git archive no-such-revision failed" in proc.stderr

@@ -18,7 +18,8 @@ NumPy's BLAS (and only NumPy's, not torch's) to one thread while T > 1.
     parallel.set_num_threads(1)     # the plain, single-threaded engine (and BLAS threads back)
     parallel.num_threads()          # default: the cores this process may use, or $LAB01_NUM_THREADS
 
-Small arrays (under `MIN_ELEMENTS`) are never split: a thread hand-off costs ~20 us.
+Small arrays (under `MIN_ELEMENTS`) are never split: a thread hand-off costs 40 us timed alone
+and about 55 us inside a training step (`benchmarks/profile_step.py --handoffs`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-MIN_ELEMENTS = 1 << 15  # split only arrays at least this big (32k values, ~20 us of work)
+MIN_ELEMENTS = 1 << 15  # split only arrays at least this big (32k values, tens of us of work)
 
 _threads: int | None = None
 _pool: ThreadPoolExecutor | None = None

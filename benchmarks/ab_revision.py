@@ -1,0 +1,79 @@
+"""Is the engine in the working tree faster than at git revision REV? Alternate, step by step.
+
+    python benchmarks/ab_revision.py REV [--steps 60] [--batch-size 50]
+    python benchmarks/ab_revision.py HEAD~1
+
+Extracts `lab01_utils/` as it was at REV (`git archive`) into a temporary folder under another
+package name, imports both versions into this one process, builds the same model with each,
+and times one NumPy training step of each in turn (alternating the order), `--steps` times.
+Prints both medians and the median of the step-by-step ratios (working tree / REV; below 1 the
+working tree is faster). Like `ab_setting.py` this compares two engines within the same
+seconds, which this machine's drift allows no other way; unlike it, any change can be compared.
+Both engines keep their own thread pool; each one's workers sleep while the other computes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from common import numpy_training_step
+
+ROOT = Path(__file__).resolve().parents[1]
+OLD = "lab01_at_rev"  # the package name REV's engine is imported under
+
+
+def extract(rev: str, into: Path) -> None:
+    """`lab01_utils/` at `rev` -> `into/OLD/` (its imports inside the package are relative)."""
+    proc = subprocess.run(
+        ["git", "archive", "--format=tar", rev, "lab01_utils"],
+        cwd=ROOT,
+        capture_output=True,
+    )
+    if proc.returncode != 0:
+        sys.exit(f"ab_revision.py: git archive {rev} failed: {proc.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    (into / "lab01_utils").rename(into / OLD)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("rev", help="a git revision, e.g. HEAD~1 or a commit hash")
+    ap.add_argument("--steps", type=int, default=60, help="timed steps per engine")
+    ap.add_argument("--batch-size", type=int, default=50)
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        extract(args.rev, Path(tmp))
+        sys.path.insert(0, tmp)
+        steps = {
+            "working tree": numpy_training_step(args.batch_size)[1],
+            args.rev: numpy_training_step(args.batch_size, package=OLD)[1],
+        }
+        names = list(steps)
+        for name in names:  # warm-up
+            steps[name]()
+        times: dict[str, list[float]] = {name: [] for name in names}
+        for k in range(args.steps):
+            for name in names if k % 2 == 0 else names[::-1]:
+                t0 = time.perf_counter()
+                steps[name]()
+                times[name].append(1e3 * (time.perf_counter() - t0))
+    print(f"{args.steps} steps each, batch {args.batch_size}")
+    for name in names:
+        print(f"  {name:>14s}: median {statistics.median(times[name]):7.1f} ms")
+    ratio = statistics.median(np.array(times[names[0]]) / np.array(times[names[1]]))
+    print(f"working tree / {args.rev}, step by step: {ratio:.3f}x")
+
+
+if __name__ == "__main__":
+    main()
