@@ -21,11 +21,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
-from common import numpy_training_step
+from common import alternate, numpy_training_step, paired_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = "lab01_at_rev"  # the package name REV's engine is imported under
@@ -59,20 +57,11 @@ def main() -> None:
             "working tree": numpy_training_step(args.batch_size)[1],
             args.rev: numpy_training_step(args.batch_size, package=OLD)[1],
         }
-        names = list(steps)
-        for name in names:  # warm-up
-            steps[name]()
-        times: dict[str, list[float]] = {name: [] for name in names}
-        for k in range(args.steps):
-            for name in names if k % 2 == 0 else names[::-1]:
-                t0 = time.perf_counter()
-                steps[name]()
-                times[name].append(1e3 * (time.perf_counter() - t0))
+        times = alternate(list(steps.values()), args.steps)
     print(f"{args.steps} steps each, batch {args.batch_size}")
-    for name in names:
-        print(f"  {name:>14s}: median {statistics.median(times[name]):7.1f} ms")
-    ratio = statistics.median(np.array(times[names[0]]) / np.array(times[names[1]]))
-    print(f"working tree / {args.rev}, step by step: {ratio:.3f}x")
+    for name, ts in zip(steps, times, strict=True):
+        print(f"  {name:>14s}: median {statistics.median(ts):7.1f} ms")
+    print(f"working tree / {args.rev}, step by step: {paired_ratio(times[0], times[1]):.3f}x")
 
 
 if __name__ == "__main__":

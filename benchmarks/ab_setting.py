@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import statistics
-import time
 
 import numpy as np
 
@@ -40,7 +39,7 @@ def main() -> None:
     if len(args.values) < 2:
         ap.error("give at least two values to compare")
 
-    from common import numpy_training_step
+    from common import alternate, numpy_training_step, paired_ratio
 
     module = importlib.import_module(args.module)
     if not hasattr(module, args.attr):
@@ -58,20 +57,12 @@ def main() -> None:
 
     _, step = numpy_training_step(args.batch_size)
 
-    times: list[list[float]] = [[] for _ in values]
-    for v in values:  # warm-up
-        use(v)
-        step()
-    for k in range(args.steps):
-        order = range(len(values)) if k % 2 == 0 else reversed(range(len(values)))
-        for i in order:
-            use(values[i])
-            t0 = time.perf_counter()
-            step()
-            times[i].append(1e3 * (time.perf_counter() - t0))
+    times = alternate(
+        [step] * len(values), args.steps, prepare=[lambda v=v: use(v) for v in values]
+    )
     print(f"{args.module}.{args.attr}, {args.steps} steps each, batch {args.batch_size}")
     for text, ts in zip(args.values, times, strict=True):
-        ratio = statistics.median(np.array(ts) / np.array(times[0]))
+        ratio = paired_ratio(ts, times[0])
         print(
             f"  {text:>12s}: median {statistics.median(ts):7.1f} ms, "
             f"p25 {np.percentile(ts, 25):7.1f}, min {min(ts):7.1f}; "

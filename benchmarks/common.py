@@ -1,8 +1,11 @@
-"""What the benchmark scripts share: one NumPy training step on a fixed batch."""
+"""What the benchmark scripts share: one NumPy training step on a fixed batch, and timing
+two or more variants of it in turn."""
 
 from __future__ import annotations
 
 import importlib
+import statistics
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -33,3 +36,34 @@ def numpy_training_step(
         opt.step()
 
     return model, step
+
+
+def alternate(
+    timed: list[Callable[[], None]],
+    rounds: int,
+    prepare: list[Callable[[], None]] | None = None,
+) -> list[list[float]]:
+    """Call each of `timed` once per round, `rounds` times, reversing the order every other
+    round; return each one's times in ms. `prepare[i]()` runs untimed just before each call
+    of `timed[i]` (e.g. to switch a setting). One warm-up call each comes first.
+
+    Variants timed a fraction of a second apart see the same machine: on one whose speed
+    drifts, only such pairs compare the variants and not the drift (see `paired_ratio`)."""
+    prepare = prepare or [lambda: None] * len(timed)
+    for before, fn in zip(prepare, timed, strict=True):  # warm-up
+        before()
+        fn()
+    times: list[list[float]] = [[] for _ in timed]
+    order = list(range(len(timed)))
+    for k in range(rounds):
+        for i in order if k % 2 == 0 else order[::-1]:
+            prepare[i]()
+            t0 = time.perf_counter()
+            timed[i]()
+            times[i].append(1e3 * (time.perf_counter() - t0))
+    return times
+
+
+def paired_ratio(times: list[float], base: list[float]) -> float:
+    """The median of the round-by-round ratios `times / base` (from `alternate`)."""
+    return statistics.median(np.array(times) / np.array(base))

@@ -81,6 +81,8 @@ def main() -> None:
 
 def handoffs(step, steps: int) -> None:
     """Alternate plain steps with steps that add one empty round trip per split call."""
+    from common import alternate
+
     from lab01_utils.nn import parallel
 
     plain_run_each = parallel.run_each
@@ -98,21 +100,22 @@ def handoffs(step, steps: int) -> None:
     parallel.run_each = counting
     step()
     per_step = calls[0]
-    times: dict[bool, list[float]] = {False: [], True: []}
     try:
-        for k in range(steps):
-            for extra in (False, True) if k % 2 == 0 else (True, False):
-                parallel.run_each = with_extra if extra else plain_run_each
-                t0 = time.perf_counter()
-                step()
-                times[extra].append(1e3 * (time.perf_counter() - t0))
+        plain, extra = alternate(
+            [step, step],
+            steps,
+            prepare=[
+                lambda: setattr(parallel, "run_each", plain_run_each),
+                lambda: setattr(parallel, "run_each", with_extra),
+            ],
+        )
     finally:
         parallel.run_each = plain_run_each
-    diff = float(np.median(np.array(times[True]) - np.array(times[False])))
+    diff = float(np.median(np.array(extra) - np.array(plain)))
     print(f"threads: {parallel.num_threads()}, {steps} steps each; split calls: {per_step} a step")
     print(
-        f"plain step {np.median(times[False]):.1f} ms, with one extra hand-off per call "
-        f"{np.median(times[True]):.1f} ms (medians)"
+        f"plain step {np.median(plain):.1f} ms, with one extra hand-off per call "
+        f"{np.median(extra):.1f} ms (medians)"
     )
     if per_step:
         each = 1e3 * diff / per_step

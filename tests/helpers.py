@@ -206,3 +206,13 @@ def assert_untouched(arrays: dict[str, np.ndarray], copies: dict[str, np.ndarray
     """Assert that every array still equals its copy, bit for bit."""
     for name, a in arrays.items():
         assert np.array_equal(a, copies[name]), f"the layer modified the caller's {name} in place"
+
+
+def channels_last(x: np.ndarray) -> np.ndarray:
+    """The same `(N, C, H, W)` values, stored channels-last (how the engine's outputs are)."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def is_channels_last(a: np.ndarray) -> bool:
+    """`(N, C, H, W)` stored as a C-contiguous `(N, H, W, C)` buffer."""
+    return a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous

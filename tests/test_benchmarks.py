@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY = ("--steps", "2", "--batch-size", "4")  # the step-timing scripts at a toy size
 
 
-def run(script: str, *args: str, env: dict | None = None) -> str:
-    proc = subprocess.run(
+def launch(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
@@ -23,6 +24,11 @@ def run(script: str, *args: str, env: dict | None = None) -> str:
         cwd=ROOT,
         env=None if env is None else {**os.environ, **env},
     )
+
+
+def run(script: str, *args: str, env: dict | None = None) -> str:
+    """The script's output; it must succeed."""
+    proc = launch(script, *args, env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -51,24 +57,15 @@ def test_compare_layers_times_every_layer_type_of_the_model():
 
 @pytest.mark.slow
 def test_profile_step_by_layer_sums_the_layer_types():
-    out = run("profile_step.py", "--by-layer", "--steps", "1", "--batch-size", "4")
+    out = run("profile_step.py", "--by-layer", *TINY)
     assert re.search(r"step [\d.]+ ms", out), out
     assert re.search(r"Conv2d [\d.]+ ms, ", out), out
 
 
 @pytest.mark.slow
 def test_ab_setting_alternates_the_values_and_prints_the_paired_ratio():
-    out = run(
-        "ab_setting.py",
-        "lab01_utils.nn.parallel",
-        "MIN_ELEMENTS",
-        "1 << 15",
-        "1 << 18",
-        "--steps",
-        "2",
-        "--batch-size",
-        "4",
-    )
+    setting = ("lab01_utils.nn.parallel", "MIN_ELEMENTS", "1 << 15", "1 << 18")
+    out = run("ab_setting.py", *setting, *TINY)
     lines = [line for line in out.splitlines() if "median" in line]
     assert len(lines) == 2, out
     assert lines[0].endswith("against the first: 1.000x"), out
@@ -76,29 +73,14 @@ def test_ab_setting_alternates_the_values_and_prints_the_paired_ratio():
 
 
 def test_ab_setting_names_a_missing_attribute():
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "ab_setting.py"), "lab01_utils.nn.parallel"]
-        + ["NO_SUCH_KNOB", "1", "2"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    proc = launch("ab_setting.py", "lab01_utils.nn.parallel", "NO_SUCH_KNOB", "1", "2")
     assert proc.returncode == 2
     assert "lab01_utils.nn.parallel has no attribute 'NO_SUCH_KNOB'" in proc.stderr
 
 
 @pytest.mark.slow
 def test_profile_step_handoffs_counts_the_split_calls():
-    out = run(
-        "profile_step.py",
-        "--handoffs",
-        "--steps",
-        "2",
-        "--batch-size",
-        "4",
-        env={"LAB01_NUM_THREADS": "2"},
-    )
+    out = run("profile_step.py", "--handoffs", *TINY, env={"LAB01_NUM_THREADS": "2"})
     calls = re.search(r"split calls: (\d+) a step", out)
     assert calls and int(calls[1]) > 0, out  # even a batch of 4 splits its big layers
     assert re.search(r"paired difference -?[\d.]+ ms per step: -?\d+ us a hand-off", out), out
@@ -106,19 +88,13 @@ def test_profile_step_handoffs_counts_the_split_calls():
 
 @pytest.mark.slow
 def test_ab_revision_times_the_working_tree_against_a_git_revision():
-    out = run("ab_revision.py", "HEAD", "--steps", "2", "--batch-size", "4")
+    out = run("ab_revision.py", "HEAD", *TINY)
     assert re.search(r"working tree: median +[\d.]+ ms", out), out
     assert re.search(r"HEAD: median +[\d.]+ ms", out), out
     assert re.search(r"working tree / HEAD, step by step: [\d.]+x", out), out
 
 
 def test_ab_revision_names_a_bad_revision():
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "ab_revision.py"), "no-such-revision"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    proc = launch("ab_revision.py", "no-such-revision")
     assert proc.returncode != 0
     assert "git archive no-such-revision failed" in proc.stderr

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_untouched, compare_with_torch, gradcheck_layer, randomize
+from helpers import (
+    assert_untouched,
+    channels_last,
+    compare_with_torch,
+    gradcheck_layer,
+    randomize,
+)
 
 from lab01_utils import torch_model
 from lab01_utils.nn import PreActBlock
 
 # (in_channels, out_channels, stride): identity, projection by stride, by width, by both
 VARIANTS = [(4, 4, 1), (4, 4, 2), (4, 6, 1), (4, 6, 2)]
-
-
-def channels_last(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

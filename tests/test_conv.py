@@ -12,6 +12,7 @@ from helpers import (
     ROUNDOFF_RTOL_F64,
     assert_close,
     assert_untouched,
+    channels_last,
     compare_with_torch,
     gradcheck_layer,
 )
@@ -20,11 +21,6 @@ from hypothesis import strategies as st
 
 from lab01_utils.nn import Conv2d, col2im, conv2d_naive, conv_output_size, im2col
 from lab01_utils.nn.functional import pad_nhwc
-
-
-def channels_last(x: np.ndarray) -> np.ndarray:
-    """The same `(N, C, H, W)` values, stored channels-last (how the engine's outputs are)."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
 # ----------------------------------------------------------------------------- torch parity

@@ -13,6 +13,7 @@ from helpers import (
     assert_close,
     assert_untouched,
     compare_with_torch,
+    is_channels_last,
     parity_rtol,
     randomize,
 )
@@ -187,11 +188,6 @@ def test_caller_arrays_untouched(rng, training):
     assert_untouched({"x": x, "dlogits": dlogits}, copies)
 
 
-def _is_channels_last(a: np.ndarray) -> bool:
-    """`(N, C, H, W)` stored as a C-contiguous `(N, H, W, C)` buffer."""
-    return a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous
-
-
 def test_every_activation_and_gradient_is_channels_last(rng):
     # The engine's speed rests on channels-last memory (functional.py): a layer that returned
     # NCHW memory would make the next one copy or run strided loops. Watch every 4-D array
@@ -206,7 +202,7 @@ def test_every_activation_and_gradient_is_channels_last(rng):
             def wrapped(*args, **kwargs):
                 out = fn(*args, **kwargs)
                 if isinstance(out, np.ndarray) and out.ndim == 4:
-                    seen.append((f"{name}.{where}", _is_channels_last(out)))
+                    seen.append((f"{name}.{where}", is_channels_last(out)))
                 return out
 
             return wrapped

@@ -11,6 +11,7 @@ from helpers import (
     PARITY_RTOL_F64,
     PROPERTY_SETTINGS,
     assert_untouched,
+    channels_last,
     compare_with_torch,
     copy_to_torch,
     gradcheck_layer,
@@ -21,10 +22,6 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from lab01_utils.nn import BatchNorm2d
-
-
-def channels_last(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
 # ----------------------------------------------------------------------------- torch parity

@@ -9,6 +9,7 @@ from helpers import (
     PARITY_RTOL_F64,
     assert_close,
     assert_untouched,
+    channels_last,
     compare_with_torch,
     gradcheck_layer,
 )
@@ -36,7 +37,7 @@ def test_gradcheck(rng):
 
 def test_channels_last_input(rng):
     x = rng.standard_normal((2, 3, 4, 5))
-    x_cl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    x_cl = channels_last(x)
     assert_close(GlobalAvgPool2d()(x_cl), x.mean(axis=(2, 3)), PARITY_RTOL_F64, "pool")
 
 

@@ -26,7 +26,6 @@ from lab01_utils.train import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-DEBIAN = DEBIAN_DIR  # Debian's dataset-fashion-mnist: the full data
 RUNS = [  # (folder, recipe, task)
     (folder, recipe, task)
     for folder, recipe in (("results", "lab"), ("results/report_recipe", "report"))
@@ -67,7 +66,7 @@ def test_committed_log_is_its_history(folder, recipe, task):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not DEBIAN.is_dir(), reason="full Fashion-MNIST not installed")
+@pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="full Fashion-MNIST not installed")
 @pytest.mark.parametrize(("folder", "recipe", "task"), RUNS, ids=IDS)
 def test_committed_weights_give_the_logged_accuracy(folder, recipe, task, monkeypatch):
     """Each run's final weights, loaded into the engine that trained them, reproduce the last

@@ -30,7 +30,6 @@ from lab01_utils.train import (
 # Task 1 and Task 2 on the same batches from the same weights: float32 drift only.
 AGREEMENT_RTOL = 1e-4
 SMALL = dict(widths=(8, 16, 16), train_limit=300, test_limit=100, epochs=2, milestones=(1,))
-DEBIAN = DEBIAN_DIR  # Debian's dataset-fashion-mnist: the full data
 
 
 def small_cfg(task: str, **kw) -> TrainConfig:
@@ -285,7 +284,7 @@ def test_cuda_request_without_cuda_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not DEBIAN.is_dir(), reason="full Fashion-MNIST not installed")
+@pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="full Fashion-MNIST not installed")
 def test_one_full_epoch_of_task2_passes_the_labs_mark(tmp_path, monkeypatch):
     """The lab's pass mark: above 80% test accuracy; one epoch of the recipe gets there."""
     monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
