@@ -9,7 +9,8 @@ and times one NumPy training step of each in turn (alternating the order), `--st
 Prints both medians and the median of the step-by-step ratios (working tree / REV; below 1 the
 working tree is faster). Like `ab_setting.py` this compares two engines within the same
 seconds, which this machine's drift allows no other way; unlike it, any change can be compared.
-Both engines keep their own thread pool; each one's workers sleep while the other computes.
+Both engines keep their own worker threads; each one's workers sleep while the other computes
+(after `parallel.SPIN_SECONDS` of checking for work).
 """
 
 from __future__ import annotations

@@ -46,11 +46,11 @@ def main() -> None:
         ap.error(f"{args.module} has no attribute {args.attr!r}")
     values = [eval(v, {}) for v in args.values]  # noqa: S307 (the user's own command line)
 
-    restarts_pool = args.module.endswith("parallel") and args.attr == "_threads"
+    restarts_workers = args.module.endswith("parallel") and args.attr == "_threads"
 
     def use(value) -> None:
-        if restarts_pool:
-            module.set_num_threads(value)  # a new thread pool...
+        if restarts_workers:
+            module.set_num_threads(value)  # new worker threads...
             step()  # ...whose threads start here, untimed
         else:
             setattr(module, args.attr, value)

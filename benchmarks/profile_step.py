@@ -6,11 +6,11 @@
 
 Default: cProfile over `--steps` full training steps (forward, loss, backward, SGD) at batch
 50, the time per step in each part of the engine, then cProfile's top functions. Run it with
-one thread: with the batch split over threads, the pool threads' work is invisible to
+one thread: with the batch split over threads, the worker threads' work is invisible to
 cProfile. `--by-layer`: wall-clock time of every layer's forward and backward, summed by
 layer type and shape, with any number of threads (the default: all cores). `--handoffs`:
 what handing work between the engine's threads costs inside a step: steps with one extra
-empty round trip to the pool before every split call, alternated with plain steps.
+empty round trip to the worker threads before every split call, alternated with plain steps.
 """
 
 from __future__ import annotations

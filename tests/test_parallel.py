@@ -133,3 +133,58 @@ def test_the_whole_model_computes_the_same_with_1_2_or_3_threads(threads, dtype,
             np.testing.assert_allclose(
                 got[3][k], ref[3][k], rtol=rtol, atol=rtol * scale, err_msg=k
             )
+
+
+def test_a_forked_child_starts_its_own_workers(threads):
+    """The workers are threads of the parent: a child process made by fork must not hand
+    work to them (it would wait forever), but start its own."""
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    threads(2)
+    parallel.for_chunks(lambda r: r, 10, parallel.MIN_ELEMENTS)  # the workers exist now
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only if a split call completes in it
+        try:
+            got = parallel.for_chunks(lambda r: (r.start, r.stop), 10, parallel.MIN_ELEMENTS)
+            os._exit(0 if got == [(0, 5), (5, 10)] else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_split_call_inside_a_split_call_runs_on_the_calling_thread(threads):
+    """A `work` that itself splits must not hand work to busy workers (a deadlock)."""
+    threads(2)
+
+    def outer(rows):
+        return parallel.for_chunks(lambda r: (r.start, r.stop), 4, parallel.MIN_ELEMENTS)
+
+    got = parallel.for_chunks(outer, 2, parallel.MIN_ELEMENTS)
+    assert got == [[(0, 2), (2, 4)], [(0, 2), (2, 4)]]  # same pieces, one after the other
+
+
+@pytest.mark.parametrize("spin", [0.0, 0.005])
+def test_hand_offs_work_with_and_without_spinning(threads, monkeypatch, spin):
+    """Sleeping at once (0) and spinning first reach the same results, over many calls, with
+    the worker and the caller each finishing first."""
+    import time
+
+    monkeypatch.setattr(parallel, "SPIN_SECONDS", spin)
+    threads(2)
+    for i in range(200):
+        slow_second = i % 2 == 0
+
+        def work(rows, slow_second=slow_second, i=i):
+            if (rows.start > 0) == slow_second and i % 50 == 0:
+                time.sleep(0.01)  # longer than any spin: the other side goes to sleep
+            return rows.start
+
+        assert parallel.for_chunks(work, 10, parallel.MIN_ELEMENTS) == [0, 5]
+
+
+def test_more_pieces_than_threads_all_run_in_order(threads):
+    threads(2)
+    assert parallel.run_each(lambda i: i * i, [1, 2, 3, 4]) == [1, 4, 9, 16]
