@@ -230,7 +230,10 @@ def run_each(work: Callable, items: list) -> list:
 def for_chunks(work: Callable[[slice], object], n: int, size: int) -> list:
     """Call `work(rows)` for consecutive row slices covering `range(n)`, one per thread, and
     return the results in order. `size` (the elements touched) decides whether to split."""
-    return run_each(work, chunks(n, num_threads() if size >= MIN_ELEMENTS else 1))
+    # While the workers are busy (e.g. each running one model replica, data_parallel.py) a
+    # split would run its pieces one after the other anyway: take the rows in one piece.
+    split = size >= MIN_ELEMENTS and not _busy.locked()
+    return run_each(work, chunks(n, num_threads() if split else 1))
 
 
 def for_batch(work: Callable[[slice], object], x: np.ndarray) -> list:
