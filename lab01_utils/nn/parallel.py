@@ -27,7 +27,8 @@ keep checking for up to `SPIN_SECONDS` whether there is work (or a result), call
 `time.sleep(0)` between checks, which lets the other thread have the GIL without giving up the
 core. Only then do they sleep. OpenMP's threads, which run torch's layers, do the same.
 Measured (`benchmarks/ab_setting.py lab01_utils.nn.parallel SPIN_SECONDS 0 0.005`): a training
-step 0.85-0.92x as long as with threads that sleep at once.
+step 0.75-0.92x as long as with threads that sleep at once in the hours when the host is busy
+(and the same, 0.99-1.02x, when it is quiet).
 
 Small arrays (under `MIN_ELEMENTS`) are never split: even a spinning hand-off costs tens of
 microseconds (`benchmarks/profile_step.py --handoffs`).
