@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import parallel
@@ -14,8 +16,20 @@ def _pixel_rows(images: slice, hw: int) -> slice:
     return slice(images.start * hw, images.stop * hw)
 
 
-def _ones(m: int, dtype) -> np.ndarray:
-    return np.ones(m, dtype=dtype)
+@functools.lru_cache(maxsize=64)
+def _ones(m: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only `(m,)` vector of ones (the same few sizes come back every step)."""
+    ones = np.ones(m, dtype=dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+def _per_pixel(vec: np.ndarray, hw: int) -> np.ndarray:
+    """`(C,)` -> `(H*W*C,)`: the vector once per pixel, to apply to one image row `(H*W*C,)`
+    (what `np.tile(vec, hw)` gives, with less Python in between)."""
+    out = np.empty((hw, vec.shape[0]), dtype=vec.dtype)
+    out[...] = vec
+    return out.reshape(-1)
 
 
 class BatchNorm2d(Module):
@@ -76,7 +90,7 @@ class BatchNorm2d(Module):
         # with the vector tiled H*W times: NumPy then runs long inner loops, about twice as
         # fast as broadcasting a (C,) vector over M short rows.
         hw = h * w
-        ones = _ones(m, dtype)
+        ones = _ones(m, np.dtype(dtype))
         xc = np.empty_like(x2)  # (M, C), x - mean, kept for backward
         y = np.empty_like(x2)  # (M, C), also the scratch for the squares
         x3, xc3, y3 = (a.reshape(n, hw * c) for a in (x2, xc, y))  # one row per image
@@ -89,7 +103,7 @@ class BatchNorm2d(Module):
             mean /= m  # (C,)
         else:
             mean = self.running_mean
-        mean_hw = np.tile(mean.astype(dtype, copy=False), hw)  # (H*W*C,)
+        mean_hw = _per_pixel(mean.astype(dtype, copy=False), hw)  # (H*W*C,)
 
         def centre(r):
             np.subtract(x3[r], mean_hw, out=xc3[r])
@@ -112,8 +126,8 @@ class BatchNorm2d(Module):
         invstd = (1.0 / np.sqrt(var + self.eps)).astype(dtype)  # (C,)
         # y = gamma * xhat + beta with xhat = xc * invstd, folded into one scale per channel
         # so the big array is touched twice, not four times. Backward keeps `xc`, not xhat.
-        scale_hw = np.tile(self.weight.data * invstd, hw)  # (H*W*C,)
-        bias_hw = np.tile(self.bias.data, hw)
+        scale_hw = _per_pixel(self.weight.data * invstd, hw)  # (H*W*C,)
+        bias_hw = _per_pixel(self.bias.data, hw)
 
         def affine(r):
             np.multiply(xc3[r], scale_hw, out=y3[r])
@@ -151,9 +165,9 @@ class BatchNorm2d(Module):
         # In training the batch statistics depend on every input, which adds two terms:
         # dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
         # with xhat = xc * invstd, i.e. dx = dy * scale - (xc * k + b) per channel.
-        scale_hw = np.tile(scale, hw)  # per-channel vectors tiled to one image row
-        k_hw = np.tile(scale * invstd * dgamma / m, hw)
-        b_hw = np.tile(scale * dbeta / m, hw)
+        scale_hw = _per_pixel(scale, hw)  # per-channel vectors tiled to one image row
+        k_hw = _per_pixel(scale * invstd * dgamma / m, hw)
+        b_hw = _per_pixel(scale * dbeta / m, hw)
 
         def grad(r):
             d = dx3[r]
