@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 from helpers import channels_last
@@ -85,8 +88,6 @@ def test_numpy_blas_is_held_at_one_thread_only_while_splitting(threads):
     threadpoolctl = pytest.importorskip("threadpoolctl")
 
     def numpy_blas_threads():
-        import os
-
         root = os.path.dirname(os.path.dirname(np.__file__))
         info = threadpoolctl.threadpool_info()
         return [i["num_threads"] for i in info if i["filepath"].startswith(root)]
@@ -138,8 +139,6 @@ def test_the_whole_model_computes_the_same_with_1_2_or_3_threads(threads, dtype,
 def test_a_forked_child_starts_its_own_workers(threads):
     """The workers are threads of the parent: a child process made by fork must not hand
     work to them (it would wait forever), but start its own."""
-    import os
-
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
     threads(2)
@@ -170,8 +169,6 @@ def test_a_split_call_inside_a_split_call_runs_on_the_calling_thread(threads):
 def test_hand_offs_work_with_and_without_spinning(threads, monkeypatch, spin):
     """Sleeping at once (0) and spinning first reach the same results, over many calls, with
     the worker and the caller each finishing first."""
-    import time
-
     monkeypatch.setattr(parallel, "SPIN_SECONDS", spin)
     threads(2)
     for i in range(200):

@@ -231,8 +231,8 @@ def run_each(work: Callable, items: list) -> list:
 def for_chunks(work: Callable[[slice], object], n: int, size: int) -> list:
     """Call `work(rows)` for consecutive row slices covering `range(n)`, one per thread, and
     return the results in order. `size` (the elements touched) decides whether to split."""
-    # While the workers are busy (e.g. each running one model replica, data_parallel.py) a
-    # split would run its pieces one after the other anyway: take the rows in one piece.
+    # While the workers are busy (a `work` that itself splits, or another thread's split
+    # call), run_each would run the pieces one after the other anyway: take the rows whole.
     split = size >= MIN_ELEMENTS and not _busy.locked()
     return run_each(work, chunks(n, num_threads() if split else 1))
 
