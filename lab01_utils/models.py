@@ -26,6 +26,19 @@ from . import nn
 IMAGE_SHAPE = (1, 28, 28)
 
 
+def _block_class() -> type:
+    """`PreActBlock`, or its fast twin `nn.fused.FusedPreActBlock` (BatchNorm + SiLU in one
+    step, same results) where the package has it. The student release does not: that module
+    holds the answers to the BatchNorm and SiLU exercises."""
+    try:
+        from .nn.fused import FusedPreActBlock
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.nn.fused":
+            raise
+        return nn.PreActBlock
+    return FusedPreActBlock
+
+
 def _as_images(x, layer: str):
     """`(N, 784)` or `(N, 1, 28, 28)` -> `(N, 1, 28, 28)`, with a clear error otherwise."""
     shape = tuple(x.shape)
@@ -54,12 +67,13 @@ class PreActResNet(nn.Module):
         w1, w2, w3 = (int(w) for w in widths)
         self.widths, self.num_classes = (w1, w2, w3), num_classes
         self.stem = nn.Conv2d(1, w1, 3, padding=1, bias=False, rng=rng, dtype=dtype)
+        block = _block_class()
         stages, c_in = [], w1
         for w in (w1, w2, w3):
             stages.append(
                 nn.Sequential(
-                    nn.PreActBlock(c_in, w, stride=2, rng=rng, dtype=dtype),
-                    nn.PreActBlock(w, w, stride=1, rng=rng, dtype=dtype),
+                    block(c_in, w, stride=2, rng=rng, dtype=dtype),
+                    block(w, w, stride=1, rng=rng, dtype=dtype),
                 )
             )
             c_in = w

@@ -1,0 +1,232 @@
+"""BatchNorm2d followed by SiLU, run as one step: the pre-activation blocks' fast path.
+
+Every BatchNorm2d in a pre-activation block feeds a SiLU. Run as two modules, the pair reads
+and writes the whole activation about a dozen times in forward and again in backward, each
+time in a separate split call (`parallel.py`), so each pass finds its data already evicted
+from the core's cache by the pass before, and each call pays a hand-off between threads.
+Here the two modules' arithmetic is unchanged, only regrouped:
+
+forward
+    1. (training) statistics: `xs = x - shift` with `shift` the first image's channel means,
+       and per channel `sum(xs)` and `sum(xs**2)`: mean = shift + sum(xs) / M and the biased
+       variance `sum(xs**2) / M - (sum(xs) / M)**2`. Shifting by a value close to the mean
+       keeps that difference free of the cancellation that ruins `E[x**2] - E[x]**2` in
+       float32 (measured against the two-pass variance in tests/test_fused.py).
+    2. apply: `y = xs * scale + bias'` (BatchNorm, the mean folded into `bias'`),
+       `s = sigmoid(y)`, `out = y * s` (SiLU).
+backward
+    1. `g = dy * s * (1 + y * (1 - s))` (SiLU's derivative, `y` recomputed from `xs`) and
+       per channel `sum(g)` and `sum(g * xs)`: BatchNorm's two parameter gradients;
+    2. `dx = g * scale - (xs * k + b)` (BatchNorm's input gradient), in place of `g`.
+
+Each step is one split call, and each thread works through its images in groups of about
+`GROUP_BYTES` per array, so that everything a group's operations write is still in the core's
+L2 cache when the next operation reads it. Two hand-offs per direction instead of four and
+three; what stays in memory for backward (`xs` and `s`) is what the two modules kept.
+
+`FusedPreActBlock` (below, what `build_numpy_model` builds) calls these functions with its own
+`bn1, act1` and `bn2, act2`; the modules' parameters and buffers are used and updated exactly as
+their own `forward`/`backward` would. This file is instructor-only (`release.py` leaves it
+out, and the student release's model uses the plain `PreActBlock`): it holds the answers to
+the BatchNorm and SiLU exercises.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import parallel
+from .activation import SiLU, sigmoid
+from .blocks import PreActBlock
+from .functional import check_input, nchw_view, nhwc
+from .norm import BatchNorm2d, _ones, _per_pixel
+
+GROUP_BYTES = 1 << 18  # bytes per array that one group of images fills (the L2 cache is 2 MB)
+
+
+class BnSiluState(NamedTuple):
+    """What `bn_silu_backward` needs from `bn_silu_forward`."""
+
+    xs: np.ndarray  # (M, C), x - shift
+    s: np.ndarray  # (M, C), sigmoid(y)
+    scale: np.ndarray  # (C,), gamma * invstd
+    bias: np.ndarray  # (C,), beta - (mean - shift) * scale: y = xs * scale + bias
+    invstd: np.ndarray  # (C,)
+    offset: np.ndarray  # (C,), mean - shift (0 in eval mode)
+    training: bool
+    shape: tuple[int, int, int, int]  # (N, C, H, W)
+
+
+def _groups(rows: slice, per_group: int) -> list[slice]:
+    """`rows` (a slice of images) cut into consecutive groups of at most `per_group` images."""
+    return [
+        slice(i, min(i + per_group, rows.stop)) for i in range(rows.start, rows.stop, per_group)
+    ]
+
+
+def _group_size(row_elements: int, itemsize: int) -> int:
+    """Images per group: as many as fill `GROUP_BYTES` per array (at least one)."""
+    return max(1, GROUP_BYTES // (row_elements * itemsize))
+
+
+def bn_silu_forward(bn: BatchNorm2d, act: SiLU, x: np.ndarray) -> tuple[np.ndarray, BnSiluState]:
+    """`act(bn(x))`, with `bn`'s running statistics updated in training mode.
+
+    Shape: `(N, C, H, W)` -> `(N, C, H, W)` (channels-last memory). Returns the output and the
+    state for `bn_silu_backward`."""
+    check_input("BatchNorm2d", x, 4, bn.num_features)
+    n, c, h, w = x.shape
+    dtype = bn.weight.data.dtype
+    x2 = nhwc(x.astype(dtype, copy=False)).reshape(-1, c)  # (M, C), M = N*H*W
+    m, hw = x2.shape[0], h * w
+    training = bn.training
+    if training and m < 2:
+        raise ValueError(
+            f"BatchNorm2d: training needs more than one value per channel, got input "
+            f"shape {x.shape}"
+        )
+    ones = _ones(m, np.dtype(dtype))
+    xs, s, out = np.empty_like(x2), np.empty_like(x2), np.empty_like(x2)  # (M, C) each
+    x3, xs3, s3, out3 = (a.reshape(n, hw * c) for a in (x2, xs, s, out))  # one row per image
+    per = _group_size(hw * c, x2.itemsize)
+
+    if training:
+        shift = ones[:hw] @ x2[:hw] / hw  # (C,), the first image's channel means
+        shift_hw = _per_pixel(shift.astype(dtype, copy=False), hw)
+
+        def stats(r):  # sum(xs), sum(xs**2) over the images r, group by group
+            sq = np.empty((min(per, r.stop - r.start), hw * c), dtype=dtype)
+            s1 = s2 = 0
+            for g in _groups(r, per):
+                k = g.stop - g.start
+                np.subtract(x3[g], shift_hw, out=xs3[g])
+                s1 = s1 + ones[: k * hw] @ xs[g.start * hw : g.stop * hw]
+                np.square(xs3[g], out=sq[:k])
+                s2 = s2 + ones[: k * hw] @ sq[:k].reshape(-1, c)
+            return s1, s2
+
+        parts = parallel.for_chunks(stats, n, x2.size)
+        offset = sum(p[0] for p in parts) / m  # (C,), mean - shift
+        var = np.maximum(sum(p[1] for p in parts) / m - offset * offset, 0)  # (C,) biased
+        mean = shift + offset
+        mom = bn.momentum
+        bn._buffers["running_mean"] = (1 - mom) * bn.running_mean + mom * mean
+        bn._buffers["running_var"] = (1 - mom) * bn.running_var + mom * var * (m / (m - 1))
+        bn._buffers["num_batches_tracked"] = bn.num_batches_tracked + 1
+    else:
+        shift_hw = _per_pixel(bn.running_mean.astype(dtype, copy=False), hw)
+        offset, var = np.zeros(c, dtype=dtype), bn.running_var
+    invstd = (1.0 / np.sqrt(var + bn.eps)).astype(dtype)  # (C,)
+    scale = bn.weight.data * invstd  # (C,)
+    bias = bn.bias.data - offset * scale  # (C,)
+    scale_hw, bias_hw = _per_pixel(scale, hw), _per_pixel(bias, hw)
+
+    def apply(r):  # BatchNorm's affine, then SiLU, group by group
+        y = np.empty((min(per, r.stop - r.start), hw * c), dtype=dtype)  # SiLU's input
+        for g in _groups(r, per):
+            yg = y[: g.stop - g.start]
+            if not training:
+                np.subtract(x3[g], shift_hw, out=xs3[g])
+            np.multiply(xs3[g], scale_hw, out=yg)
+            yg += bias_hw
+            sigmoid(yg, out=s3[g])
+            np.multiply(yg, s3[g], out=out3[g])
+
+    parallel.for_chunks(apply, n, x2.size)
+    bn._cache = act._cache = None  # the pair's state lives in the returned state instead
+    state = BnSiluState(xs, s, scale, bias, invstd, offset, training, (n, c, h, w))
+    return nchw_view(out.reshape(n, h, w, c)), state
+
+
+def bn_silu_backward(bn: BatchNorm2d, act: SiLU, state: BnSiluState, dy: np.ndarray) -> np.ndarray:
+    """The gradient of `act(bn(x))` w.r.t. `x`; sets `bn.weight.grad` and `bn.bias.grad`.
+
+    Shape: `dy` `(N, C, H, W)` -> `dx` `(N, C, H, W)`."""
+    n, c, h, w = state.shape
+    if dy.shape != state.shape:
+        raise ValueError(
+            f"BatchNorm2d + SiLU backward: dy has shape {dy.shape}, expected {state.shape}"
+        )
+    dy2 = nhwc(dy).reshape(-1, c)  # (M, C)
+    m, hw = dy2.shape[0], h * w
+    ones = _ones(m, dy2.dtype)
+    dx = np.empty_like(dy2)  # (M, C): first SiLU's input gradient g, then BatchNorm's dx
+    dy3, xs3, s3, dx3 = (a.reshape(n, hw * c) for a in (dy2, state.xs, state.s, dx))
+    per = _group_size(hw * c, dx.itemsize)
+    scale_hw, bias_hw = _per_pixel(state.scale, hw), _per_pixel(state.bias, hw)
+
+    def silu_grad(r):  # g for images r, and their share of sum(g) and sum(g * xs)
+        y = np.empty((min(per, r.stop - r.start), hw * c), dtype=dx.dtype)
+        s1 = s2 = 0
+        for g in _groups(r, per):
+            k = g.stop - g.start
+            yg, gg, sg = y[:k], dx3[g], s3[g]
+            np.multiply(xs3[g], scale_hw, out=yg)  # y, BatchNorm's output, recomputed
+            yg += bias_hw
+            np.subtract(1.0, sg, out=gg)  # g = dy * s * (1 + y * (1 - s))
+            gg *= yg
+            gg += 1.0
+            gg *= sg
+            gg *= dy3[g]
+            s1 = s1 + ones[: k * hw] @ dx[g.start * hw : g.stop * hw]
+            np.multiply(gg, xs3[g], out=yg)
+            s2 = s2 + ones[: k * hw] @ yg.reshape(-1, c)
+        return s1, s2
+
+    parts = parallel.for_chunks(silu_grad, n, dy2.size)
+    dbeta = sum(p[0] for p in parts)  # (C,) = sum(g)
+    # sum(g * xhat) = sum(g * (xs - offset)) * invstd
+    dgamma = (sum(p[1] for p in parts) - state.offset * dbeta) * state.invstd
+    bn.bias.grad, bn.weight.grad = dbeta, dgamma
+    # BatchNorm's dx = g * scale - (xc * k + b) with xc = xs - offset (see norm.py).
+    kk = state.scale * state.invstd * dgamma / m
+    k_hw = _per_pixel(kk, hw)
+    b_hw = _per_pixel(state.scale * dbeta / m - state.offset * kk, hw)
+
+    def bn_grad(r):
+        corr = np.empty((min(per, r.stop - r.start), hw * c), dtype=dx.dtype)
+        for g in _groups(r, per):
+            gg = dx3[g]
+            gg *= scale_hw
+            if state.training:
+                cg = corr[: g.stop - g.start]
+                np.multiply(xs3[g], k_hw, out=cg)
+                cg += b_hw
+                gg -= cg
+
+    parallel.for_chunks(bn_grad, n, dy2.size)
+    return nchw_view(dx.reshape(n, h, w, c))  # (N, C, H, W)
+
+
+class FusedPreActBlock(PreActBlock):
+    """`PreActBlock` with each BatchNorm2d + SiLU pair run by the functions above.
+
+    The same submodules, `state_dict` and results (to float round-off) as `PreActBlock`,
+    whose `forward` and `backward` read `act1(bn1(x))` where this one calls
+    `bn_silu_forward(bn1, act1, x)`. `build_numpy_model` builds its blocks from this class
+    where the package has this module."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pre1 = self._pre2 = None  # BnSiluState of each pair, for backward
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input("PreActBlock", x, 4, self.in_channels)
+        a, self._pre1 = bn_silu_forward(self.bn1, self.act1, x)  # pre-activation
+        short = self.shortcut(a) if self.has_projection else x
+        h, self._pre2 = bn_silu_forward(self.bn2, self.act2, self.conv1(a))
+        out = self.conv2(h)
+        return parallel.iadd(out, short)  # out is our own fresh array: adding in place is safe
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        if self._pre1 is None:
+            raise RuntimeError("PreActBlock.backward called before forward")
+        dh = bn_silu_backward(self.bn2, self.act2, self._pre2, self.conv2.backward(dy))
+        da = self.conv1.backward(dh)
+        if self.has_projection:
+            parallel.iadd(da, self.shortcut.backward(dy))  # da is our own fresh array
+            return bn_silu_backward(self.bn1, self.act1, self._pre1, da)
+        dx = bn_silu_backward(self.bn1, self.act1, self._pre1, da)
+        return parallel.iadd(dx, dy)  # dx is our own fresh array; dy is the caller's
