@@ -39,6 +39,7 @@ def test_bench_step_prints_both_medians_and_the_ratio():
     assert re.search(r"numpy step\s+median\s+[\d.]+ ms", out), out
     assert re.search(r"torch step\s+median\s+[\d.]+ ms", out), out
     assert re.search(r"ratio numpy / torch: [\d.]+x", out), out
+    assert re.search(r"paired ratio \(median of step-by-step ratios\): [\d.]+x", out), out
     assert "layer1.0" in out  # the per-layer breakdown
 
 
