@@ -5,13 +5,21 @@ one-pass variance holds float32 accuracy where E[x^2] - E[x]^2 would not."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from helpers import PARITY_RTOL_F32, PARITY_RTOL_F64, channels_last, randomize, rel_error
 
-from lab01_utils.models import build_numpy_model
-from lab01_utils.nn import BatchNorm2d, PreActBlock, SiLU, fused, parallel
+import lab01_utils
+
+if not (Path(lab01_utils.__file__).parent / "nn" / "fused.py").is_file():
+    # A student's package (the release leaves the fast path out): nothing to test here.
+    pytest.skip("this lab01_utils has no nn/fused.py", allow_module_level=True)
+
+from lab01_utils.models import build_numpy_model  # noqa: E402
+from lab01_utils.nn import BatchNorm2d, PreActBlock, SiLU, fused, parallel  # noqa: E402
 
 
 def pair(rng, c: int, dtype) -> tuple[BatchNorm2d, SiLU]:
