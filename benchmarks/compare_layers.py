@@ -65,11 +65,17 @@ def layer_shapes(model, x) -> Counter:
 
         originals[mod] = mod.forward
         mod.forward = record
+    # The model's blocks may run each BatchNorm + SiLU pair as one step (nn/fused.py), which
+    # calls neither module's forward: record through the plain block's forward instead.
+    for _, mod in model.named_modules():
+        if isinstance(mod, nn.PreActBlock) and type(mod).forward is not nn.PreActBlock.forward:
+            originals[mod] = mod.forward
+            mod.forward = nn.PreActBlock.forward.__get__(mod)
     try:
         model(x)
     finally:
-        for mod, fwd in originals.items():
-            mod.forward = fwd
+        for mod in originals:
+            del mod.forward  # the instance attribute: the class's forward again
     return seen
 
 

@@ -30,6 +30,7 @@ PARTS = {
     "functional.py:col2im_offsets": "col2im (stride-2 input gradients)",
     "norm.py": "BatchNorm",
     "activation.py": "SiLU",
+    "fused.py": "BatchNorm + SiLU as one step (nn/fused.py)",
     "optim.py": "SGD",
     "parallel.py:work": "residual additions (parallel.iadd)",
 }
@@ -149,6 +150,21 @@ def by_layer(model, step, steps: int) -> None:
             continue
         mod.forward = timed(mod.forward, f"{kind}, forward")
         mod.backward = timed(mod.backward, f"{kind}, backward")
+    # The blocks' BatchNorm + SiLU pairs, where they run as one step (nn/fused.py).
+    try:
+        from lab01_utils.nn import fused
+    except ModuleNotFoundError:
+        fused = None
+    if fused is not None:
+
+        def timed_pair(fn, direction):
+            def pair(bn, *args):
+                return timed(fn, f"BatchNorm2d+SiLU {bn.num_features}, {direction}")(bn, *args)
+
+            return pair
+
+        fused.bn_silu_forward = timed_pair(fused.bn_silu_forward, "forward")
+        fused.bn_silu_backward = timed_pair(fused.bn_silu_backward, "backward")
     for _ in range(3):
         step()
     spent.clear()
