@@ -4,6 +4,12 @@ Both models run in one process, interleaved, several repetitions; prints both me
 projected seconds per 60,000-image epoch, the ratio, and where the NumPy time goes.
 
     python benchmarks/bench_step.py [--reps 30] [--batch-size 50] [--threads 2]
+                                    [--numpy-engine processes|threads]
+
+The NumPy model runs on as many cores as torch gets threads (`--threads`): by default as that
+many processes, each on its share of the batch (`lab01_utils/nn/data_parallel.py`), or with
+`--numpy-engine threads` as one process that splits every layer between threads
+(`lab01_utils/nn/parallel.py`; the only engine of the student release).
 """
 
 from __future__ import annotations
@@ -29,12 +35,20 @@ def main() -> None:
         "and do not steal the cores from the next framework's step",
     )
     ap.add_argument("--no-breakdown", action="store_true")
+    ap.add_argument(
+        "--numpy-engine",
+        choices=("processes", "threads"),
+        default=None,
+        help="how the NumPy model uses the cores (default: processes where the package has "
+        "nn/data_parallel.py, else threads)",
+    )
     args = ap.parse_args()
 
     import torch
 
     from lab01_utils import nn
     from lab01_utils.models import build_numpy_model, build_torch_model, torch_state_to_numpy
+    from lab01_utils.nn import parallel
     from lab01_utils.optim import SGD
 
     torch.set_num_threads(args.threads)
@@ -48,13 +62,14 @@ def main() -> None:
     nm.load_state_dict(torch_state_to_numpy(tm.state_dict()))
     topt = torch.optim.SGD(tm.parameters(), lr=0.03, momentum=0.9, weight_decay=5e-4)
     nopt = SGD(nm.parameters(), lr=0.03, momentum=0.9, weight_decay=5e-4)
+    engine, run = numpy_engine(nm, args.numpy_engine, args.threads)
     loss_fn = nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
     def numpy_step():
-        logits = nm(x)
+        logits = run(x)
         loss_fn(logits, y)
-        nm.backward(loss_fn.backward(), input_grad=False)
+        run.backward(loss_fn.backward(), input_grad=False)
         nopt.step()
 
     def torch_step():
@@ -78,7 +93,10 @@ def main() -> None:
         tt.append(time.perf_counter() - t0)
     mn, mt = statistics.median(tn), statistics.median(tt)
     steps = 60000 / b
-    print(f"cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, batch {b}")
+    print(
+        f"cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, "
+        f"NumPy: {engine}, batch {b}"
+    )
     print(f"numpy step  median {mn * 1e3:7.1f} ms  -> {mn * steps:6.1f} s / 60k-image epoch")
     print(f"torch step  median {mt * 1e3:7.1f} ms  -> {mt * steps:6.1f} s / 60k-image epoch")
     print(f"ratio numpy / torch: {mn / mt:.2f}x")
@@ -87,8 +105,31 @@ def main() -> None:
     paired = statistics.median(a / b for a, b in zip(tn, tt, strict=True))
     print(f"paired ratio (median of step-by-step ratios): {paired:.2f}x")
 
+    if hasattr(run, "close"):
+        run.close()
     if not args.no_breakdown:
+        parallel.set_num_threads(args.threads)
         breakdown(nm, x, y, loss_fn, args.reps)
+
+
+def numpy_engine(model, engine: str | None, cores: int):
+    """(description, the callable that runs `model`): `cores` processes with
+    `nn.data_parallel.DataParallel`, or `model` itself splitting each layer over `cores`
+    threads."""
+    from lab01_utils.nn import parallel
+
+    try:
+        from lab01_utils.nn.data_parallel import DataParallel
+    except ModuleNotFoundError:
+        if engine == "processes":
+            raise SystemExit(
+                "--numpy-engine processes: this package has no nn/data_parallel.py"
+            ) from None
+        engine = "threads"
+    if engine in (None, "processes") and cores > 1:
+        return f"{cores} processes (data_parallel.py)", DataParallel(model, processes=cores)
+    parallel.set_num_threads(cores)
+    return f"{cores} threads (parallel.py)", model
 
 
 def breakdown(model, x, y, loss_fn, reps: int) -> None:

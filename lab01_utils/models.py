@@ -26,17 +26,18 @@ from . import nn
 IMAGE_SHAPE = (1, 28, 28)
 
 
-def _block_class() -> type:
-    """`PreActBlock`, or its fast twin `nn.fused.FusedPreActBlock` (BatchNorm + SiLU in one
-    step, same results) where the package has it. The student release does not: that module
-    holds the answers to the BatchNorm and SiLU exercises."""
+def _layer_classes() -> tuple[type, type]:
+    """`(PreActBlock, BatchNorm2d)`, or their fast twins from `nn.fused` (BatchNorm + SiLU in
+    one step, same results; what `nn.data_parallel` needs) where the package has them. The
+    student release does not: that module holds the answers to the BatchNorm and SiLU
+    exercises."""
     try:
-        from .nn.fused import FusedPreActBlock
+        from .nn.fused import FusedBatchNorm2d, FusedPreActBlock
     except ModuleNotFoundError as exc:
         if exc.name != f"{__package__}.nn.fused":
             raise
-        return nn.PreActBlock
-    return FusedPreActBlock
+        return nn.PreActBlock, nn.BatchNorm2d
+    return FusedPreActBlock, FusedBatchNorm2d
 
 
 def _as_images(x, layer: str):
@@ -67,7 +68,7 @@ class PreActResNet(nn.Module):
         w1, w2, w3 = (int(w) for w in widths)
         self.widths, self.num_classes = (w1, w2, w3), num_classes
         self.stem = nn.Conv2d(1, w1, 3, padding=1, bias=False, rng=rng, dtype=dtype)
-        block = _block_class()
+        block, batchnorm = _layer_classes()
         stages, c_in = [], w1
         for w in (w1, w2, w3):
             stages.append(
@@ -78,7 +79,7 @@ class PreActResNet(nn.Module):
             )
             c_in = w
         self.layer1, self.layer2, self.layer3 = stages
-        self.bn = nn.BatchNorm2d(w3, dtype=dtype)
+        self.bn = batchnorm(w3, dtype=dtype)
         self.act = nn.SiLU()
         self.pool = nn.GlobalAvgPool2d()
         self.fc = nn.Linear(w3, num_classes, rng=rng, dtype=dtype)

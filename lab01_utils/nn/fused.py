@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import parallel
+from . import data_parallel, parallel
 from .activation import SiLU, sigmoid
 from .blocks import PreActBlock
 from .functional import check_input, nchw_view, nhwc
@@ -57,6 +57,22 @@ class BnSiluState(NamedTuple):
     offset: np.ndarray  # (C,), mean - shift (0 in eval mode)
     training: bool
     shape: tuple[int, int, int, int]  # (N, C, H, W)
+    count: int  # M of the whole batch (with data_parallel.py: over every process)
+
+
+def _combine(parts: list[np.ndarray], c: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """Count, mean and sum of squared deviations of several groups of values, each given as
+    `[count, mean (C,), M2 (C,)]`, combined exactly (Chan, Golub and LeVeque, 1979): the
+    total M2 adds each group's own and its count times its mean's squared distance from the
+    overall mean. Float64; the same order on every process, so every process gets the same."""
+    counts = [float(p[0]) for p in parts]
+    means = [p[1 : 1 + c] for p in parts]
+    m_all = sum(counts)
+    mean = sum(k * mu for k, mu in zip(counts, means, strict=True)) / m_all
+    m2 = sum(
+        p[1 + c :] + k * (mu - mean) ** 2 for p, k, mu in zip(parts, counts, means, strict=True)
+    )
+    return m_all, mean, m2
 
 
 def _groups(rows: slice, per_group: int) -> list[slice]:
@@ -88,7 +104,8 @@ def bn_silu_forward(bn: BatchNorm2d, act: SiLU, x: np.ndarray) -> tuple[np.ndarr
             f"shape {x.shape}"
         )
     ones = _ones(m, np.dtype(dtype))
-    xs, s, out = np.empty_like(x2), np.empty_like(x2), np.empty_like(x2)  # (M, C) each
+    xs, out = np.empty_like(x2), np.empty_like(x2)  # (M, C) each
+    s = np.empty_like(x2) if act is not None else out  # (no SiLU: s is never written)
     x3, xs3, s3, out3 = (a.reshape(n, hw * c) for a in (x2, xs, s, out))  # one row per image
     per = _group_size(hw * c, x2.itemsize)
 
@@ -108,16 +125,23 @@ def bn_silu_forward(bn: BatchNorm2d, act: SiLU, x: np.ndarray) -> tuple[np.ndarr
             return s1, s2
 
         parts = parallel.for_chunks(stats, n, x2.size)
-        offset = sum(p[0] for p in parts) / m  # (C,), mean - shift
-        var = np.maximum(sum(p[1] for p in parts) / m - offset * offset, 0)  # (C,) biased
-        mean = shift + offset
+        s1 = sum(p[0] for p in parts).astype(np.float64)  # (C,)
+        s2 = sum(p[1] for p in parts).astype(np.float64)
+        # These images' count, mean and sum of squared deviations; with data_parallel.py
+        # every process has its own, combined as Chan et al.'s parallel variance does.
+        local = np.concatenate([[m], shift + s1 / m, np.maximum(s2 - s1 * s1 / m, 0)])
+        m_all, mean, m2 = _combine(data_parallel.all_gather(local), c)
+        var = m2 / m_all  # (C,) biased, float64
+        offset = (mean - shift).astype(dtype)  # (C,), mean - shift
         mom = bn.momentum
-        bn._buffers["running_mean"] = (1 - mom) * bn.running_mean + mom * mean
-        bn._buffers["running_var"] = (1 - mom) * bn.running_var + mom * var * (m / (m - 1))
+        bn._buffers["running_mean"] = ((1 - mom) * bn.running_mean + mom * mean).astype(dtype)
+        bn._buffers["running_var"] = (
+            (1 - mom) * bn.running_var + mom * var * (m_all / (m_all - 1))
+        ).astype(dtype)
         bn._buffers["num_batches_tracked"] = bn.num_batches_tracked + 1
     else:
         shift_hw = _per_pixel(bn.running_mean.astype(dtype, copy=False), hw)
-        offset, var = np.zeros(c, dtype=dtype), bn.running_var
+        offset, var, m_all = np.zeros(c, dtype=dtype), bn.running_var, m
     invstd = (1.0 / np.sqrt(var + bn.eps)).astype(dtype)  # (C,)
     scale = bn.weight.data * invstd  # (C,)
     bias = bn.bias.data - offset * scale  # (C,)
@@ -126,17 +150,30 @@ def bn_silu_forward(bn: BatchNorm2d, act: SiLU, x: np.ndarray) -> tuple[np.ndarr
     def apply(r):  # BatchNorm's affine, then SiLU, group by group
         y = np.empty((min(per, r.stop - r.start), hw * c), dtype=dtype)  # SiLU's input
         for g in _groups(r, per):
-            yg = y[: g.stop - g.start]
+            yg = y[: g.stop - g.start] if act is not None else out3[g]
             if not training:
                 np.subtract(x3[g], shift_hw, out=xs3[g])
             np.multiply(xs3[g], scale_hw, out=yg)
             yg += bias_hw
-            sigmoid(yg, out=s3[g])
-            np.multiply(yg, s3[g], out=out3[g])
+            if act is not None:
+                sigmoid(yg, out=s3[g])
+                np.multiply(yg, s3[g], out=out3[g])
 
     parallel.for_chunks(apply, n, x2.size)
-    bn._cache = act._cache = None  # the pair's state lives in the returned state instead
-    state = BnSiluState(xs, s, scale, bias, invstd, offset, training, (n, c, h, w))
+    bn._cache = None  # the pair's state lives in the returned state instead
+    if act is not None:
+        act._cache = None
+    state = BnSiluState(
+        xs,
+        s if act is not None else None,
+        scale,
+        bias,
+        invstd,
+        offset,
+        training,
+        (n, c, h, w),
+        m_all,
+    )
     return nchw_view(out.reshape(n, h, w, c)), state
 
 
@@ -153,7 +190,8 @@ def bn_silu_backward(bn: BatchNorm2d, act: SiLU, state: BnSiluState, dy: np.ndar
     m, hw = dy2.shape[0], h * w
     ones = _ones(m, dy2.dtype)
     dx = np.empty_like(dy2)  # (M, C): first SiLU's input gradient g, then BatchNorm's dx
-    dy3, xs3, s3, dx3 = (a.reshape(n, hw * c) for a in (dy2, state.xs, state.s, dx))
+    dy3, xs3, dx3 = (a.reshape(n, hw * c) for a in (dy2, state.xs, dx))
+    s3 = state.s.reshape(n, hw * c) if state.s is not None else None
     per = _group_size(hw * c, dx.itemsize)
     scale_hw, bias_hw = _per_pixel(state.scale, hw), _per_pixel(state.bias, hw)
 
@@ -162,24 +200,35 @@ def bn_silu_backward(bn: BatchNorm2d, act: SiLU, state: BnSiluState, dy: np.ndar
         s1 = s2 = 0
         for g in _groups(r, per):
             k = g.stop - g.start
-            yg, gg, sg = y[:k], dx3[g], s3[g]
-            np.multiply(xs3[g], scale_hw, out=yg)  # y, BatchNorm's output, recomputed
-            yg += bias_hw
-            np.subtract(1.0, sg, out=gg)  # g = dy * s * (1 + y * (1 - s))
-            gg *= yg
-            gg += 1.0
-            gg *= sg
-            gg *= dy3[g]
+            yg, gg = y[:k], dx3[g]
+            if state.s is None:  # no SiLU: g = dy
+                np.copyto(gg, dy3[g])
+            else:
+                sg = s3[g]
+                np.multiply(xs3[g], scale_hw, out=yg)  # y, BatchNorm's output, recomputed
+                yg += bias_hw
+                np.subtract(1.0, sg, out=gg)  # g = dy * s * (1 + y * (1 - s))
+                gg *= yg
+                gg += 1.0
+                gg *= sg
+                gg *= dy3[g]
             s1 = s1 + ones[: k * hw] @ dx[g.start * hw : g.stop * hw]
             np.multiply(gg, xs3[g], out=yg)
             s2 = s2 + ones[: k * hw] @ yg.reshape(-1, c)
         return s1, s2
 
     parts = parallel.for_chunks(silu_grad, n, dy2.size)
-    dbeta = sum(p[0] for p in parts)  # (C,) = sum(g)
-    # sum(g * xhat) = sum(g * (xs - offset)) * invstd
-    dgamma = (sum(p[1] for p in parts) - state.offset * dbeta) * state.invstd
-    bn.bias.grad, bn.weight.grad = dbeta, dgamma
+    sum_g = sum(p[0] for p in parts)  # (C,) = sum(g) over these images
+    sum_gxc = sum(p[1] for p in parts) - state.offset * sum_g  # sum(g * (x - mean))
+    # The parameter gradients of these images (data_parallel.py adds those of every
+    # process); the input gradient needs the sums over the whole batch.
+    bn.bias.grad, bn.weight.grad = sum_g, sum_gxc * state.invstd
+    if data_parallel.active():
+        local = np.concatenate([sum_g, sum_gxc]).astype(np.float64)
+        total = sum(data_parallel.all_gather(local)).astype(dx.dtype)
+        sum_g, sum_gxc = total[:c], total[c:]
+    dbeta, dgamma = sum_g, sum_gxc * state.invstd  # (C,) each: sum(g), sum(g * xhat)
+    m = state.count
     # BatchNorm's dx = g * scale - (xc * k + b) with xc = xs - offset (see norm.py).
     kk = state.scale * state.invstd * dgamma / m
     k_hw = _per_pixel(kk, hw)
@@ -230,3 +279,18 @@ class FusedPreActBlock(PreActBlock):
             return bn_silu_backward(self.bn1, self.act1, self._pre1, da)
         dx = bn_silu_backward(self.bn1, self.act1, self._pre1, da)
         return parallel.iadd(dx, dy)  # dx is our own fresh array; dy is the caller's
+
+
+class FusedBatchNorm2d(BatchNorm2d):
+    """`BatchNorm2d` computed by `bn_silu_forward` / `bn_silu_backward` without the SiLU: the
+    model's last BatchNorm, so that every BatchNorm of the model can take its statistics
+    over several processes (`data_parallel.py`). Same parameters, buffers and results."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out, self._state = bn_silu_forward(self, None, x)
+        return out
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        if getattr(self, "_state", None) is None:
+            raise RuntimeError("BatchNorm2d.backward called before forward")
+        return bn_silu_backward(self, None, self._state, dy)

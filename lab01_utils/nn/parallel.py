@@ -92,6 +92,13 @@ def _numpy_blas(limit: int | None) -> None:
         lib.set_num_threads(limit)
 
 
+def hold_numpy_blas() -> None:
+    """Hold NumPy's BLAS at one thread (what `set_num_threads(n > 1)` does; `data_parallel.py`
+    needs it in every process, whose cores are already taken by the other processes)."""
+    if _blas_limit is None:
+        _numpy_blas(1)
+
+
 def set_num_threads(n: int) -> None:
     """Use `n` threads per layer (1: everything on the calling thread, BLAS as it was)."""
     global _threads, _workers

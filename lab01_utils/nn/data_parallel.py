@@ -1,0 +1,467 @@
+"""Data parallelism over processes: every core runs the whole model on its share of the batch.
+
+`parallel.py` splits each layer's work between threads of one process. Those threads take
+turns at Python's GIL between NumPy calls, and on a virtual machine every such turn can put a
+thread to sleep for tens of microseconds; a training step makes thousands of NumPy calls.
+Processes have a GIL each. `DataParallel` forks one worker process per extra core, each with
+a replica of the model, and splits every batch between them, as torch's
+`DistributedDataParallel` does with one process per GPU:
+
+* forward: each process runs the model on its rows of the batch. Where BatchNorm needs
+  statistics of the whole batch, the processes exchange their per-channel count, mean and
+  sum of squared deviations (`all_gather`) and combine them the same way (`fused.py`; torch's
+  `SyncBatchNorm` does this across GPUs). The main process gathers the logits.
+* backward: the main process hands each worker its rows of `dlogits`; BatchNorm exchanges
+  its two per-channel sums; at the end each worker's parameter gradients are added to the
+  main process's. `.grad` then holds the gradient of the whole batch, as without processes.
+* the weights: before each forward the main process copies every parameter and buffer to
+  the workers, so the optimizer, `load_state_dict` or `train()`/`eval()` need nothing else.
+
+The processes talk through one shared memory mapping made before the fork: counters that a
+waiting process checks in a loop (no sleeping, so no waking up), and buffers for the rows,
+logits and gradients. With every BatchNorm computed by `fused.py`, results equal the
+one-process model's to float round-off (tests/test_data_parallel.py).
+
+    from lab01_utils.nn.data_parallel import DataParallel
+    dp = DataParallel(model, processes=2)   # forks now; dp.close() (or exit) stops the workers
+    logits = dp(x); loss = loss_fn(logits, y); dp.backward(loss_fn.backward()); opt.step()
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import select
+import signal
+import time
+import traceback
+import weakref
+
+import numpy as np
+
+from . import parallel
+from .module import Module
+
+_FORWARD, _BACKWARD, _STOP = 1, 2, 3
+_MAX_GATHER = 4 * 1024 + 8  # float64 values one process can contribute to one all_gather
+_ERROR_BYTES = 4096
+# How long an idle worker keeps checking for the next command before it sleeps. Within a
+# training step the next command comes within milliseconds; between steps a sleeping worker
+# leaves the cores to whatever else runs (a benchmark's torch step).
+SPIN_SECONDS = 0.005
+_group: _Group | None = None  # set in each process while a DataParallel command runs
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed; the message carries its traceback."""
+
+
+def active() -> bool:
+    """True while this process runs its share of a `DataParallel` forward or backward."""
+    return _group is not None and _group.running
+
+
+def all_gather(values: np.ndarray) -> list[np.ndarray]:
+    """Every process's `values` (a float vector, the same length everywhere), in rank order.
+    Just `[values]` outside a `DataParallel` command."""
+    if not active():
+        return [values]
+    return _group.all_gather(values)
+
+
+class _Group:
+    """The shared mapping and this process's place in it."""
+
+    def __init__(
+        self, world: int, n_params: int, max_batch: int, in_size: int, out_size: int, dtype
+    ):
+        self.world, self.rank, self.running = world, 0, False
+        item = np.dtype(dtype).itemsize
+        self.max_batch, self.in_size, self.out_size = max_batch, in_size, out_size
+        ctl_bytes = 8 * 64
+        sizes = {
+            "gather": 8 * world * _MAX_GATHER,
+            "weights": item * n_params,
+            "grads": item * world * n_params,
+            "x": item * max_batch * in_size,
+            "out": item * max_batch * out_size,
+            "error": _ERROR_BYTES * world,
+        }
+        self._map = mmap.mmap(-1, ctl_bytes + sum(sizes.values()))  # shared across fork
+        self.ctl = np.frombuffer(self._map, dtype=np.int64, count=64)
+        offset = ctl_bytes
+        views = {}
+        for name, size in sizes.items():
+            kind = np.uint8 if name == "error" else np.float64 if name == "gather" else dtype
+            views[name] = np.frombuffer(
+                self._map, dtype=kind, count=size // np.dtype(kind).itemsize, offset=offset
+            )
+            offset += size
+        self.gather_buf = views["gather"].reshape(world, _MAX_GATHER)
+        self.weights = views["weights"]
+        self.grads = views["grads"].reshape(world, n_params)
+        self.x, self.out = views["x"], views["out"]
+        self.error = views["error"].reshape(world, _ERROR_BYTES)
+        # One pipe per worker: a sleeping worker wakes when a byte arrives.
+        self.bells = [os.pipe() for _ in range(world - 1)]
+        self.pids: list[int] = []
+        self.broken = ""  # why the group can no longer run commands
+        self.calls = 0  # all_gather calls in the current command
+
+    # ctl layout: 0 command number, 1 command, 2 batch size, 3 training, 4 input grad,
+    # 5 abort (the main process failed mid-command); 8 + r: last command rank r finished;
+    # 16 + r: rank r's all_gather stamp; 32 + r: rank r failed.
+    def stamp(self) -> int:
+        return (int(self.ctl[0]) << 20) + self.calls
+
+    def ring(self) -> None:
+        """(Main process) wake the workers that sleep: a new command is in `ctl`."""
+        for _, write_end in self.bells[: len(self.pids)]:
+            os.write(write_end, b"!")
+
+    def all_gather(self, values: np.ndarray) -> list[np.ndarray]:
+        k = values.shape[0]
+        if k > _MAX_GATHER:
+            raise ValueError(f"all_gather: {k} values, at most {_MAX_GATHER}")
+        self.calls += 1
+        self.gather_buf[self.rank, :k] = values
+        stamp = self.stamp()
+        self.ctl[16 + self.rank] = stamp
+        for r in range(self.world):
+            if r != self.rank:
+                self.wait(lambda r=r: self.ctl[16 + r] >= stamp)
+        out = [self.gather_buf[r, :k].astype(values.dtype) for r in range(self.world)]
+        # Nobody may overwrite a slot before everyone has read it: a second stamp.
+        self.calls += 1
+        stamp = self.stamp()
+        self.ctl[16 + self.rank] = stamp
+        for r in range(self.world):
+            if r != self.rank:
+                self.wait(lambda r=r: self.ctl[16 + r] >= stamp)
+        return out
+
+    def wait(self, ready) -> None:
+        """Spin until `ready()`; fail if another process failed or exited meanwhile."""
+        spins = 0
+        while not ready():
+            spins += 1
+            if spins % 4096 == 0:
+                self.check()
+
+    def check(self) -> None:
+        if self.rank != 0:
+            if self.ctl[5]:
+                raise _Aborted
+            if os.getppid() == 1:  # the main process is gone
+                os._exit(1)
+            return
+        self.check_alive()
+        for r in range(1, self.world):
+            if self.ctl[32 + r]:
+                text = bytes(self.error[r]).rstrip(b"\0").decode(errors="replace")
+                self.ctl[32 + r] = 0
+                raise WorkerError(f"DataParallel worker {r} failed:\n{text}")
+
+    def check_alive(self) -> None:
+        """(Main process) raise if a worker process has exited. The group cannot go on
+        without it: the other workers are stopped too."""
+        for r, pid in enumerate(self.pids, start=1):
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                self.pids.remove(pid)
+                self.broken = f"DataParallel worker {r} (pid {pid}) exited"
+                for other in self.pids:
+                    os.kill(other, signal.SIGKILL)
+                    os.waitpid(other, 0)
+                self.pids = []
+                raise WorkerError(self.broken)
+
+
+class _Aborted(Exception):
+    """The main process failed mid-command: the workers drop theirs."""
+
+
+def _flat(model: Module) -> list[np.ndarray]:
+    """Every parameter and floating buffer of `model`, in a fixed order."""
+    arrays = [p.data for _, p in model.named_parameters()]
+    arrays += [b for _, b in model.named_buffers() if np.issubdtype(b.dtype, np.floating)]
+    return arrays
+
+
+class DataParallel(Module):
+    """Run `model` on `processes` processes, each on its share of every batch.
+
+    Args:
+        model: the NumPy model (built by `build_numpy_model`, whose BatchNorms all run through
+            `fused.py`, so that they can exchange statistics).
+        processes: how many processes (default: the cores this process may use); 1 runs the
+            model in this process only.
+        max_batch: the largest batch `forward` accepts.
+
+    Shape: as `model`: `(N, 1, 28, 28)` or `(N, 784)` -> `(N, num_classes)`.
+
+    `parameters()`, `state_dict()`, `train()`/`eval()` are the wrapped model's. The workers
+    run one engine thread each (`parallel.set_num_threads(1)` in every process)."""
+
+    def __init__(self, model: Module, processes: int | None = None, max_batch: int = 1024):
+        super().__init__()
+        from .fused import FusedBatchNorm2d, FusedPreActBlock
+        from .norm import BatchNorm2d
+
+        world = processes if processes is not None else parallel._default_threads()
+        if not isinstance(world, int) or world < 1:
+            raise ValueError(f"DataParallel: processes must be a positive int, got {world!r}")
+        plain = [
+            name
+            for name, m in model.named_modules()
+            if isinstance(m, BatchNorm2d)
+            and not isinstance(m, FusedBatchNorm2d)
+            and not any(
+                isinstance(owner, FusedPreActBlock) and name.startswith(owner_name + ".")
+                for owner_name, owner in model.named_modules()
+            )
+        ]
+        if plain:
+            raise ValueError(
+                f"DataParallel: the BatchNorm layers {plain} cannot share their statistics "
+                "between processes; build the model with build_numpy_model"
+            )
+        self.module, self.world = model, world
+        self.max_batch = max_batch
+        self._rows: list[slice] | None = None
+        self._in_shape = None
+        if world == 1:
+            self._group = None
+            return
+        out_size = model.num_classes
+        n_params = sum(a.size for a in _flat(model))
+        in_size = 28 * 28
+        dtype = _flat(model)[0].dtype
+        group = _Group(world, n_params, max_batch, in_size, out_size, dtype)
+        parallel.set_num_threads(1)
+        parallel.hold_numpy_blas()
+        for rank in range(1, world):
+            pid = os.fork()
+            if pid == 0:  # the worker: serve commands until told to stop
+                group.rank = rank
+                code = 0
+                try:
+                    _serve(group, model, seen=0)
+                except BaseException:  # noqa: BLE001 (a worker must never return)
+                    code = 1
+                os._exit(code)
+            group.pids.append(pid)
+        self._group = group
+        weakref.finalize(self, _stop, group)
+
+    def extra_repr(self) -> str:
+        return f"processes={self.world}"
+
+    # The wrapped model's state is the state.
+    def named_parameters(self, prefix: str = ""):
+        return self.module.named_parameters(prefix)
+
+    def state_dict(self):
+        return self.module.state_dict()
+
+    def load_state_dict(self, state) -> None:
+        self.module.load_state_dict(state)
+
+    def train(self, mode: bool = True):
+        self.module.train(mode)
+        object.__setattr__(self, "training", mode)
+        return self
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        group = self._group
+        if group is None:
+            return self.module(x)
+        x = np.asarray(x)
+        n = x.shape[0] if x.ndim else 0
+        if x.ndim not in (2, 4) or x[0].size != group.in_size:
+            raise ValueError(
+                f"DataParallel: expected images of shape (N, 1, 28, 28) or (N, 784), "
+                f"got shape {x.shape}"
+            )
+        if n > self.max_batch:
+            raise ValueError(
+                f"DataParallel: a batch of {n} images is more than max_batch={self.max_batch}"
+            )
+        self._in_shape = x.shape
+        if n < self.world:  # too few images to give every process one: this process alone
+            self._rows = []
+            return self.module(x)
+        rows = parallel.chunks(n, self.world)
+        self._rows = rows
+        flat = _flat(self.module)
+        np.concatenate([a.ravel() for a in flat], out=group.weights, casting="unsafe")
+        group.x[: n * group.in_size] = x.reshape(-1)
+        out = self._command(_FORWARD, n, lambda: self.module(x[rows[0]]))
+        outs = [out] + [
+            group.out[r.start * group.out_size : r.stop * group.out_size].reshape(
+                -1, group.out_size
+            )
+            for r in rows[1:]
+        ]
+        return np.concatenate(outs).astype(out.dtype, copy=False)
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        group = self._group
+        if group is None:
+            return self.module.backward(dy, input_grad=input_grad)
+        if self._rows is None:
+            raise RuntimeError("DataParallel.backward called before forward")
+        rows, n = self._rows, self._in_shape[0]
+        if not rows:  # the forward ran in this process alone
+            return self.module.backward(dy, input_grad=input_grad)
+        if dy.shape != (n, group.out_size):
+            raise ValueError(
+                f"DataParallel.backward: dy has shape {dy.shape}, expected {(n, group.out_size)}"
+            )
+        group.out[: n * group.out_size] = np.asarray(dy).reshape(-1)
+        group.ctl[4] = int(input_grad)
+        dx = self._command(_BACKWARD, n, lambda: self.module.backward(dy[rows[0]], input_grad))
+        params = [p for _, p in self.module.named_parameters()]
+        offset = 0
+        for p in params:  # add the workers' gradients
+            k = p.data.size
+            p.grad = np.array(p.grad, dtype=p.data.dtype)  # our own copy, to add into
+            for r in range(1, self.world):
+                p.grad += group.grads[r, offset : offset + k].reshape(p.data.shape)
+            offset += k
+        if not input_grad:
+            return None
+        parts = [dx.reshape(dx.shape[0], -1)] + [
+            group.x[r.start * group.in_size : r.stop * group.in_size].reshape(-1, group.in_size)
+            for r in rows[1:]
+        ]
+        return np.concatenate(parts).astype(dx.dtype, copy=False).reshape(self._in_shape)
+
+    def _command(self, cmd: int, n: int, own_share):
+        """Start `cmd` on the workers, run this process's share, wait for theirs."""
+        group = self._group
+        if group.broken:
+            raise WorkerError(f"{group.broken}: make a new DataParallel")
+        if parallel.num_threads() != 1:  # each process is one thread: the cores are taken
+            parallel.set_num_threads(1)
+        parallel.hold_numpy_blas()
+        group.ctl[1], group.ctl[2], group.ctl[3], group.ctl[5] = cmd, n, int(self.training), 0
+        group.calls = 0
+        group.ctl[0] += 1  # go
+        group.ring()
+        group.running = True
+        global _group
+        _group = group
+
+        def workers_done() -> bool:
+            return all(group.ctl[8 + r] >= group.ctl[0] for r in range(1, self.world))
+
+        try:
+            try:
+                result = own_share()
+            except BaseException:
+                group.ctl[5] = 1  # abort: the workers give up their share...
+                while not group.broken and not workers_done():  # ...before the next command
+                    try:
+                        group.check_alive()
+                    except WorkerError:
+                        break
+                raise
+            group.wait(workers_done)
+            group.check()
+        finally:
+            group.running = False
+            _group = None
+        return result
+
+    def close(self) -> None:
+        """Stop the worker processes (also done when the object is collected or at exit)."""
+        if self._group is not None:
+            _stop(self._group)
+            self._group = None
+
+
+def _stop(group: _Group) -> None:
+    if not group.pids:
+        _close_bells(group)
+        return
+    group.ctl[1] = _STOP
+    group.ctl[0] += 1
+    group.ring()
+    for pid in group.pids:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    group.pids = []
+    _close_bells(group)
+
+
+def _close_bells(group: _Group) -> None:
+    for fds in group.bells:
+        for fd in fds:
+            os.close(fd)
+    group.bells = []
+
+
+def _serve(group: _Group, model: Module, seen: int) -> None:
+    """A worker's loop: wait for a command after command number `seen`, run this rank's
+    share, report. (`seen` comes from before the fork: the main process may give the first
+    command before this process gets here.)"""
+    global _group
+    parallel.set_num_threads(1)
+    parallel.hold_numpy_blas()
+    rank = group.rank
+    bell = group.bells[rank - 1][0]
+    os.set_blocking(bell, False)
+    while True:
+        idle = time.perf_counter()
+        while group.ctl[0] == seen:  # spin for a while, then sleep until the bell rings
+            if time.perf_counter() - idle > SPIN_SECONDS:
+                select.select([bell], [], [], 1.0)
+                if os.getppid() == 1:  # the main process is gone
+                    return
+        try:
+            os.read(bell, 1 << 16)  # the rings so far: each command rings once
+        except BlockingIOError:
+            pass
+        seen = int(group.ctl[0])
+        cmd, n = int(group.ctl[1]), int(group.ctl[2])
+        if cmd == _STOP:
+            return
+        rows = parallel.chunks(n, group.world)[rank]
+        group.calls, group.running, _group = 0, True, group
+        try:
+            if cmd == _FORWARD:
+                flat = _flat(model)
+                offset = 0
+                for a in flat:
+                    a[...] = group.weights[offset : offset + a.size].reshape(a.shape)
+                    offset += a.size
+                model.train(bool(group.ctl[3]))
+                x = group.x[rows.start * group.in_size : rows.stop * group.in_size]
+                out = model(x.reshape(-1, 1, 28, 28).astype(flat[0].dtype))
+                group.out[rows.start * group.out_size : rows.stop * group.out_size] = out.reshape(
+                    -1
+                )
+            elif cmd == _BACKWARD:
+                dy = group.out[rows.start * group.out_size : rows.stop * group.out_size]
+                dtype = next(iter(model.named_parameters()))[1].data.dtype
+                dx = model.backward(
+                    dy.reshape(-1, group.out_size).astype(dtype), bool(group.ctl[4])
+                )
+                offset = 0
+                for _, p in model.named_parameters():
+                    group.grads[rank, offset : offset + p.data.size] = p.grad.reshape(-1)
+                    offset += p.data.size
+                if dx is not None:
+                    group.x[rows.start * group.in_size : rows.stop * group.in_size] = dx.reshape(-1)
+        except _Aborted:
+            pass
+        except BaseException:  # noqa: BLE001 (reported to the main process, which raises)
+            text = traceback.format_exc().encode()[-_ERROR_BYTES:]
+            group.error[rank, :] = 0
+            group.error[rank, : len(text)] = np.frombuffer(text, dtype=np.uint8)
+            group.ctl[32 + rank] = 1
+        finally:
+            group.running, _group = False, None
+        group.ctl[8 + rank] = seen

@@ -1,0 +1,167 @@
+"""Tests for lab01_utils/nn/data_parallel.py: the model run by several processes, each on its
+share of the batch, gives what the one-process model gives (logits, input gradient, every
+parameter gradient, BatchNorm's running statistics), in training and eval mode and over
+several optimizer steps; a failing or vanished worker is reported, and the workers stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import PARITY_RTOL_F32, PARITY_RTOL_F64, rel_error
+
+import lab01_utils
+
+if not (Path(lab01_utils.__file__).parent / "nn" / "data_parallel.py").is_file():
+    pytest.skip("this lab01_utils has no nn/data_parallel.py", allow_module_level=True)
+
+from lab01_utils.models import build_numpy_model  # noqa: E402
+from lab01_utils.nn import CrossEntropyLoss, data_parallel  # noqa: E402
+from lab01_utils.nn.data_parallel import DataParallel, WorkerError  # noqa: E402
+from lab01_utils.optim import SGD  # noqa: E402
+
+WIDTHS = (8, 12, 16)  # a small model: the tests fork processes that each run it
+
+
+def models(dtype):
+    ref = build_numpy_model(widths=WIDTHS, seed=3).to(dtype)
+    ours = build_numpy_model(widths=WIDTHS, seed=3).to(dtype)
+    return ref, ours
+
+
+def batch(rng, n, dtype):
+    return rng.random((n, 1, 28, 28)).astype(dtype), rng.integers(0, 10, n)
+
+
+@pytest.fixture
+def closing():
+    """DataParallel objects made in a test, closed at its end whatever happens."""
+    made = []
+    yield made
+    for dp in made:
+        dp.close()
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_equals_the_one_process_model_over_sgd_steps(rng, processes, dtype, closing):
+    ref, ours = models(dtype)
+    dp = DataParallel(ours, processes=processes)
+    closing.append(dp)
+    loss_fn = CrossEntropyLoss()
+    opts = [SGD(m.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4) for m in (ref, ours)]
+    rtol = PARITY_RTOL_F64 if dtype == np.float64 else 20 * PARITY_RTOL_F32
+    for n in (7, 12, 7):  # uneven shares too
+        x, y = batch(rng, n, dtype)
+        loss_ref = loss_fn(ref(x), y)
+        dx_ref = ref.backward(loss_fn.backward(), input_grad=True)
+        logits = dp(x)
+        assert logits.dtype == np.dtype(dtype)
+        loss = loss_fn(logits, y)
+        dx = dp.backward(loss_fn.backward(), input_grad=True)
+        assert abs(loss - loss_ref) <= rtol * abs(loss_ref)
+        assert dx.shape == x.shape and rel_error(dx, dx_ref) < rtol
+        grads = dict(ref.named_parameters())
+        for name, p in ours.named_parameters():
+            assert p.grad.dtype == np.dtype(dtype), name
+            assert rel_error(p.grad, grads[name].grad) < rtol, name
+        for opt in opts:
+            opt.step()
+    ref_buffers = dict(ref.named_buffers())
+    for name, b in ours.named_buffers():
+        assert rel_error(b, ref_buffers[name]) < rtol, name
+    # Eval mode: the running statistics, on every process.
+    ref.eval()
+    dp.eval()
+    x, _ = batch(rng, 9, dtype)
+    assert rel_error(dp(x), ref(x)) < rtol
+
+
+def test_a_batch_smaller_than_the_process_count_runs_here(rng, closing):
+    ref, ours = models(np.float64)
+    dp = DataParallel(ours, processes=3)
+    closing.append(dp)
+    x, _ = batch(rng, 2, np.float64)
+    assert rel_error(dp(x), ref(x)) < PARITY_RTOL_F64
+    dy = rng.standard_normal((2, 10))
+    assert rel_error(dp.backward(dy), ref.backward(dy)) < PARITY_RTOL_F64
+
+
+def test_one_process_is_the_model_itself(rng):
+    ref, ours = models(np.float64)
+    dp = DataParallel(ours, processes=1)
+    x, _ = batch(rng, 4, np.float64)
+    np.testing.assert_array_equal(dp(x), ref(x))
+    assert [n for n, _ in dp.named_parameters()] == [n for n, _ in ref.named_parameters()]
+    assert dp.state_dict().keys() == ref.state_dict().keys()
+
+
+def test_bad_input_is_named(rng, closing):
+    dp = DataParallel(build_numpy_model(widths=WIDTHS), processes=2, max_batch=8)
+    closing.append(dp)
+    with pytest.raises(ValueError, match=r"expected images .* got shape \(4, 3, 28, 28\)"):
+        dp(np.zeros((4, 3, 28, 28), dtype=np.float32))
+    with pytest.raises(ValueError, match="a batch of 9 images is more than max_batch=8"):
+        dp(np.zeros((9, 784), dtype=np.float32))
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        dp.backward(np.zeros((4, 10), dtype=np.float32))
+    dp(np.zeros((4, 784), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"dy has shape \(3, 10\), expected \(4, 10\)"):
+        dp.backward(np.zeros((3, 10), dtype=np.float32))
+    with pytest.raises(ValueError, match="processes must be a positive int"):
+        DataParallel(build_numpy_model(widths=WIDTHS), processes=0)
+
+
+def test_a_model_with_plain_batchnorm_is_refused():
+    from lab01_utils.nn import BatchNorm2d
+
+    model = build_numpy_model(widths=WIDTHS)
+    model.bn = BatchNorm2d(WIDTHS[-1])
+    with pytest.raises(ValueError, match=r"BatchNorm layers \['bn'\] cannot share"):
+        DataParallel(model, processes=2)
+
+
+def test_a_worker_error_reaches_the_caller_and_the_next_step_works(rng, closing, monkeypatch):
+    model = build_numpy_model(widths=WIDTHS)
+    real = type(model.fc).forward
+
+    def fc_forward(self, x):  # fails in worker 1 only (the fork copies this patch)
+        if data_parallel.active() and data_parallel._group.rank == 1 and x.shape[0] == 5:
+            raise ArithmeticError("planted in worker 1")
+        return real(self, x)
+
+    monkeypatch.setattr(type(model.fc), "forward", fc_forward)
+    dp = DataParallel(model, processes=2)
+    closing.append(dp)
+    with pytest.raises(WorkerError, match="(?s)worker 1 failed.*ArithmeticError: planted"):
+        dp(rng.random((10, 784)).astype(np.float32))  # worker 1 gets 5 images
+    assert dp(rng.random((8, 784)).astype(np.float32)).shape == (8, 10)
+
+
+def test_an_error_here_stops_the_workers_share_and_the_next_step_works(rng, closing):
+    model = build_numpy_model(widths=WIDTHS)
+    dp = DataParallel(model, processes=2)
+    closing.append(dp)
+    real = model.fc.forward
+    model.fc.forward = lambda x: (_ for _ in ()).throw(ArithmeticError("planted here"))
+    with pytest.raises(ArithmeticError, match="planted here"):
+        dp(rng.random((8, 784)).astype(np.float32))
+    model.fc.forward = real
+    assert dp(rng.random((8, 784)).astype(np.float32)).shape == (8, 10)
+
+
+def test_a_vanished_worker_is_reported_and_close_reaps_the_rest(rng):
+    dp = DataParallel(build_numpy_model(widths=WIDTHS), processes=3)
+    pids = list(dp._group.pids)
+    os.kill(pids[0], signal.SIGKILL)
+    with pytest.raises(WorkerError, match="worker 1 .* exited"):
+        dp(rng.random((9, 784)).astype(np.float32))
+    with pytest.raises(WorkerError, match="exited: make a new DataParallel"):
+        dp(rng.random((9, 784)).astype(np.float32))
+    dp.close()
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
