@@ -35,7 +35,7 @@ from .models import build_numpy_model, build_torch_model, torch_state_to_numpy
 from .optim import SGD, MultiStepLR
 
 TASK_DIRS = {"numpy": "task1_numpy", "torch": "task2_torch"}
-FREE = ("epochs", "device", "torch_threads")  # config keys a resumed run may change
+FREE = ("epochs", "device", "torch_threads", "numpy_processes")  # a resumed run may change these
 PROFILES = ("quick", "full")
 
 
@@ -83,6 +83,7 @@ class TrainConfig:
     eval_batch_size: int = 100
     device: str = "auto"  # torch only: auto | cpu | cuda
     torch_threads: int | None = None
+    numpy_processes: int = 1  # Task 1 on this many processes (nn/data_parallel.py)
 
     def __post_init__(self) -> None:
         self.milestones = tuple(int(m) for m in self.milestones)
@@ -112,6 +113,8 @@ class TrainConfig:
             problems.append(f"flip_prob must lie in [0, 1], got {self.flip_prob}")
         if not 0.0 <= self.erase_prob <= 1.0:
             problems.append(f"erase_prob must lie in [0, 1], got {self.erase_prob}")
+        if self.numpy_processes < 1:
+            problems.append(f"numpy_processes must be >= 1, got {self.numpy_processes}")
         if self.device not in ("auto", "cpu", "cuda"):
             problems.append(f"device must be auto, cpu or cuda, got {self.device!r}")
         if problems:
@@ -191,6 +194,18 @@ class NumpyEngine:
         )
         self.scheduler = MultiStepLR(self.optimizer, cfg.milestones, cfg.gamma)
         self.device = "cpu"
+        # What runs the model: the model itself, or the model on several processes, each on
+        # its share of every batch (same results to round-off; see nn/data_parallel.py).
+        self.net = self.model
+        if cfg.numpy_processes > 1:
+            try:
+                from .nn.data_parallel import DataParallel
+            except ModuleNotFoundError as exc:
+                raise ValueError(
+                    "numpy_processes > 1 needs lab01_utils/nn/data_parallel.py, which this "
+                    "package does not have"
+                ) from exc
+            self.net = DataParallel(self.model, processes=cfg.numpy_processes)
 
     def get_lr(self) -> float:
         return self.optimizer.lr
@@ -200,16 +215,16 @@ class NumpyEngine:
         # Exercise 8.1: one training step (forward, loss, backward, SGD)
         ### BEGIN SOLUTION
         self.model.train()
-        logits = self.model(xb)
+        logits = self.net(xb)  # self.net: the model, or the model on several processes
         loss = self.loss_fn(logits, yb)
-        self.model.backward(self.loss_fn.backward(), input_grad=False)
+        self.net.backward(self.loss_fn.backward(), input_grad=False)
         self.optimizer.step()
         return loss, int((logits.argmax(axis=1) == yb).sum())
         ### END SOLUTION
 
     def predict_logits(self, xb: np.ndarray) -> np.ndarray:
         self.model.eval()
-        return self.model(xb)
+        return self.net(xb)
 
     def batch_loss(self, logits: np.ndarray, yb: np.ndarray) -> float:
         return self.loss_fn(logits, yb)
@@ -676,6 +691,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="torch only")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="Task 1 on this many processes, each on its share of every batch (1)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     return p
 
@@ -700,6 +721,7 @@ def config_from_args(args: argparse.Namespace, task: str) -> TrainConfig:
         "train_limit": args.train_limit,
         "device": args.device,
         "torch_threads": args.threads,
+        "numpy_processes": args.processes,
     }
     return TrainConfig.for_profile(args.profile or default_profile(), args.recipe, **overrides)
 

@@ -78,6 +78,9 @@ def test_equals_the_one_process_model_over_sgd_steps(rng, processes, dtype, clos
     dp.eval()
     x, _ = batch(rng, 9, dtype)
     assert rel_error(dp(x), ref(x)) < rtol
+    dp.train()
+    ours.eval()  # the wrapped model's mode is the one that counts
+    assert rel_error(dp(x), ref(x)) < rtol
 
 
 def test_a_batch_smaller_than_the_process_count_runs_here(rng, closing):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -368,3 +369,50 @@ def test_resume_accepts_a_config_saved_before_newer_options_existed(tmp_path):
     assert [r["epoch"] for r in hist] == [1, 2]
     with pytest.raises(ValueError, match="erase_prob was 0.0, now 0.5"):
         train(small_cfg("numpy", epochs=3, erase_prob=0.5), tmp_path, resume=True, quiet=True)
+
+
+@pytest.mark.skipif(
+    not (Path(__file__).parents[1] / "lab01_utils/nn/data_parallel.py").is_file()
+    or importlib.util.find_spec("lab01_utils.nn.data_parallel") is None,
+    reason="this lab01_utils has no nn/data_parallel.py",
+)
+def test_task1_on_two_processes_follows_the_one_process_run(tmp_path):
+    """`--processes 2`: the same losses over 20 steps (float32 round-off only) and a run
+    whose log and weights look like the one-process run's."""
+    engines = [make_engine(TrainConfig.for_profile("quick", numpy_processes=k)) for k in (1, 2)]
+    x, y = load_sample("train")
+    loader = MiniBatchLoader(x, y, batch_size=50, augment=True, seed=0)
+    losses = []
+    for step, (xb, yb) in enumerate(loader.epoch(1)):
+        if step == 20:
+            break
+        losses.append([e.train_step(xb, yb)[0] for e in engines])
+    a, b = np.array(losses).T
+    assert np.max(np.abs(a - b) / np.abs(a)) < AGREEMENT_RTOL
+    logits = [e.predict_logits(x[:100]) for e in engines]
+    assert np.max(np.abs(logits[0] - logits[1])) < AGREEMENT_RTOL * np.abs(logits[0]).max()
+    assert (
+        main(
+            [
+                "--task",
+                "numpy",
+                "--profile",
+                "quick",
+                "--epochs",
+                "1",
+                "--processes",
+                "2",
+                "--widths",
+                "8",
+                "16",
+                "16",
+                "--train-limit",
+                "300",
+                "--out",
+                str(tmp_path),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "task1_numpy/weights.npz").is_file()
