@@ -344,7 +344,12 @@ class DataParallel(Module):
         if parallel.num_threads() != 1:  # each process is one thread: the cores are taken
             parallel.set_num_threads(1)
         parallel.hold_numpy_blas()
-        group.ctl[1], group.ctl[2], group.ctl[3], group.ctl[5] = cmd, n, int(self.module.training), 0
+        group.ctl[1], group.ctl[2], group.ctl[3], group.ctl[5] = (
+            cmd,
+            n,
+            int(self.module.training),
+            0,
+        )
         group.calls = 0
         group.ctl[0] += 1  # go
         group.ring()
