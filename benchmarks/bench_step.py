@@ -116,18 +116,16 @@ def numpy_engine(model, engine: str | None, cores: int):
     """(description, the callable that runs `model`): `cores` processes with
     `nn.data_parallel.DataParallel`, or `model` itself splitting each layer over `cores`
     threads."""
-    from lab01_utils.nn import parallel
+    from lab01_utils.nn import instructor_module, parallel
 
-    try:
-        from lab01_utils.nn.data_parallel import DataParallel
-    except ModuleNotFoundError:
+    data_parallel = instructor_module("data_parallel")
+    if data_parallel is None:
         if engine == "processes":
-            raise SystemExit(
-                "--numpy-engine processes: this package has no nn/data_parallel.py"
-            ) from None
+            raise SystemExit("--numpy-engine processes: this package has no nn/data_parallel.py")
         engine = "threads"
     if engine in (None, "processes") and cores > 1:
-        return f"{cores} processes (data_parallel.py)", DataParallel(model, processes=cores)
+        dp = data_parallel.DataParallel(model, processes=cores)
+        return f"{cores} processes (data_parallel.py)", dp
     parallel.set_num_threads(cores)
     return f"{cores} threads (parallel.py)", model
 

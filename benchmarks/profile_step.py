@@ -151,10 +151,7 @@ def by_layer(model, step, steps: int) -> None:
         mod.forward = timed(mod.forward, f"{kind}, forward")
         mod.backward = timed(mod.backward, f"{kind}, backward")
     # The blocks' BatchNorm + SiLU pairs, where they run as one step (nn/fused.py).
-    try:
-        from lab01_utils.nn import fused
-    except ModuleNotFoundError:
-        fused = None
+    fused = nn.instructor_module("fused")
     if fused is not None:
 
         def timed_pair(fn, direction):

@@ -198,14 +198,13 @@ class NumpyEngine:
         # its share of every batch (same results to round-off; see nn/data_parallel.py).
         self.net = self.model
         if cfg.numpy_processes > 1:
-            try:
-                from .nn.data_parallel import DataParallel
-            except ModuleNotFoundError as exc:
+            data_parallel = nn.instructor_module("data_parallel")
+            if data_parallel is None:
                 raise ValueError(
                     "numpy_processes > 1 needs lab01_utils/nn/data_parallel.py, which this "
                     "package does not have"
-                ) from exc
-            self.net = DataParallel(self.model, processes=cfg.numpy_processes)
+                )
+            self.net = data_parallel.DataParallel(self.model, processes=cfg.numpy_processes)
 
     def get_lr(self) -> float:
         return self.optimizer.lr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 
 from lab01_utils.data import DEBIAN_DIR, MiniBatchLoader, load_sample
+from lab01_utils.nn import instructor_module
 from lab01_utils.train import (
     REPORT_RECIPE,
     TrainConfig,
@@ -377,7 +377,7 @@ def test_resume_accepts_a_config_saved_before_newer_options_existed(tmp_path):
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("lab01_utils.nn.data_parallel") is None,
+    instructor_module("data_parallel") is None,
     reason="this lab01_utils has no nn/data_parallel.py (the student release)",
 )
 def test_task1_on_two_processes_follows_the_one_process_run(tmp_path):

@@ -210,15 +210,17 @@ class DataParallel(Module):
         world = processes if processes is not None else parallel._default_threads()
         if not isinstance(world, int) or world < 1:
             raise ValueError(f"DataParallel: processes must be a positive int, got {world!r}")
+        # Every BatchNorm must run through fused.py: a FusedBatchNorm2d, or one of a
+        # FusedPreActBlock's own pairs.
+        fused_blocks = tuple(
+            name + "." for name, m in model.named_modules() if isinstance(m, FusedPreActBlock)
+        )
         plain = [
             name
             for name, m in model.named_modules()
             if isinstance(m, BatchNorm2d)
             and not isinstance(m, FusedBatchNorm2d)
-            and not any(
-                isinstance(owner, FusedPreActBlock) and name.startswith(owner_name + ".")
-                for owner_name, owner in model.named_modules()
-            )
+            and not name.startswith(fused_blocks)
         ]
         if plain:
             raise ValueError(
@@ -233,9 +235,9 @@ class DataParallel(Module):
             self._group = None
             return
         out_size = model.num_classes
-        n_params = sum(a.size for a in _flat(model))
+        flat = _flat(model)
+        n_params, dtype = sum(a.size for a in flat), flat[0].dtype
         in_size = 28 * 28
-        dtype = _flat(model)[0].dtype
         group = _Group(world, n_params, max_batch, in_size, out_size, dtype)
         parallel.set_num_threads(1)
         parallel.hold_numpy_blas()

@@ -50,7 +50,7 @@ class BnSiluState(NamedTuple):
     """What `bn_silu_backward` needs from `bn_silu_forward`."""
 
     xs: np.ndarray  # (M, C), x - shift
-    s: np.ndarray  # (M, C), sigmoid(y)
+    s: np.ndarray | None  # (M, C), sigmoid(y); None without a SiLU
     scale: np.ndarray  # (C,), gamma * invstd
     bias: np.ndarray  # (C,), beta - (mean - shift) * scale: y = xs * scale + bias
     invstd: np.ndarray  # (C,)
@@ -80,6 +80,11 @@ def _groups(rows: slice, per_group: int) -> list[slice]:
     return [
         slice(i, min(i + per_group, rows.stop)) for i in range(rows.start, rows.stop, per_group)
     ]
+
+
+def _group_buffer(rows: slice, per_group: int, row_elements: int, dtype) -> np.ndarray:
+    """Scratch for one group of the images `rows`: `(min(per_group, len), row_elements)`."""
+    return np.empty((min(per_group, rows.stop - rows.start), row_elements), dtype=dtype)
 
 
 def _group_size(row_elements: int, itemsize: int) -> int:
@@ -114,7 +119,7 @@ def bn_silu_forward(bn: BatchNorm2d, act: SiLU, x: np.ndarray) -> tuple[np.ndarr
         shift_hw = _per_pixel(shift.astype(dtype, copy=False), hw)
 
         def stats(r):  # sum(xs), sum(xs**2) over the images r, group by group
-            sq = np.empty((min(per, r.stop - r.start), hw * c), dtype=dtype)
+            sq = _group_buffer(r, per, hw * c, dtype)
             s1 = s2 = 0
             for g in _groups(r, per):
                 k = g.stop - g.start
@@ -148,7 +153,7 @@ def bn_silu_forward(bn: BatchNorm2d, act: SiLU, x: np.ndarray) -> tuple[np.ndarr
     scale_hw, bias_hw = _per_pixel(scale, hw), _per_pixel(bias, hw)
 
     def apply(r):  # BatchNorm's affine, then SiLU, group by group
-        y = np.empty((min(per, r.stop - r.start), hw * c), dtype=dtype)  # SiLU's input
+        y = _group_buffer(r, per, hw * c, dtype) if act is not None else None  # SiLU's input
         for g in _groups(r, per):
             yg = y[: g.stop - g.start] if act is not None else out3[g]
             if not training:
@@ -186,9 +191,9 @@ def bn_silu_backward(bn: BatchNorm2d, act: SiLU, state: BnSiluState, dy: np.ndar
         raise ValueError(
             f"BatchNorm2d + SiLU backward: dy has shape {dy.shape}, expected {state.shape}"
         )
-    dy2 = nhwc(dy).reshape(-1, c)  # (M, C)
-    m, hw = dy2.shape[0], h * w
-    ones = _ones(m, dy2.dtype)
+    dy2 = nhwc(dy).reshape(-1, c)  # (M, C), these images' pixels
+    hw = h * w
+    ones = _ones(dy2.shape[0], dy2.dtype)
     dx = np.empty_like(dy2)  # (M, C): first SiLU's input gradient g, then BatchNorm's dx
     dy3, xs3, dx3 = (a.reshape(n, hw * c) for a in (dy2, state.xs, dx))
     s3 = state.s.reshape(n, hw * c) if state.s is not None else None
@@ -196,7 +201,7 @@ def bn_silu_backward(bn: BatchNorm2d, act: SiLU, state: BnSiluState, dy: np.ndar
     scale_hw, bias_hw = _per_pixel(state.scale, hw), _per_pixel(state.bias, hw)
 
     def silu_grad(r):  # g for images r, and their share of sum(g) and sum(g * xs)
-        y = np.empty((min(per, r.stop - r.start), hw * c), dtype=dx.dtype)
+        y = _group_buffer(r, per, hw * c, dx.dtype)
         s1 = s2 = 0
         for g in _groups(r, per):
             k = g.stop - g.start
@@ -223,11 +228,9 @@ def bn_silu_backward(bn: BatchNorm2d, act: SiLU, state: BnSiluState, dy: np.ndar
     # The parameter gradients of these images (data_parallel.py adds those of every
     # process); the input gradient needs the sums over the whole batch.
     bn.bias.grad, bn.weight.grad = sum_g, sum_gxc * state.invstd
-    if data_parallel.active():
-        local = np.concatenate([sum_g, sum_gxc]).astype(np.float64)
-        total = sum(data_parallel.all_gather(local)).astype(dx.dtype)
-        sum_g, sum_gxc = total[:c], total[c:]
-    dbeta, dgamma = sum_g, sum_gxc * state.invstd  # (C,) each: sum(g), sum(g * xhat)
+    local = np.concatenate([sum_g, sum_gxc]).astype(np.float64)
+    total = sum(data_parallel.all_gather(local)).astype(dx.dtype)  # over every process
+    dbeta, dgamma = total[:c], total[c:] * state.invstd  # (C,) each: sum(g), sum(g * xhat)
     m = state.count
     # BatchNorm's dx = g * scale - (xc * k + b) with xc = xs - offset (see norm.py).
     kk = state.scale * state.invstd * dgamma / m
@@ -235,7 +238,7 @@ def bn_silu_backward(bn: BatchNorm2d, act: SiLU, state: BnSiluState, dy: np.ndar
     b_hw = _per_pixel(state.scale * dbeta / m - state.offset * kk, hw)
 
     def bn_grad(r):
-        corr = np.empty((min(per, r.stop - r.start), hw * c), dtype=dx.dtype)
+        corr = _group_buffer(r, per, hw * c, dx.dtype)
         for g in _groups(r, per):
             gg = dx3[g]
             gg *= scale_hw
