@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from .train import TASK_DIRS, atomic_write, atomic_write_text
+from .files import atomic_write, atomic_write_text
+from .train import TASK_DIRS
 
 TASK_NAMES = {"numpy": "Task 1 (NumPy)", "torch": "Task 2 (PyTorch)"}
 

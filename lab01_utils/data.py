@@ -36,7 +36,6 @@ import hashlib
 import io
 import os
 import sys
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -48,6 +47,7 @@ import platformdirs
 from numpy.typing import ArrayLike, DTypeLike
 
 from lab01_utils.augment import augment_batch, random_erase
+from lab01_utils.files import atomic_write
 
 __all__ = [
     "CLASS_NAMES",
@@ -514,19 +514,6 @@ def data_source_name(split: str = "train", root: str | os.PathLike | None = None
 # ----------------------------------------------------------------------------- loading
 
 
-def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    """Write an uncompressed .npz via a temp file + os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _read_csv_cached(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``read_csv`` behind a decoded-array cache keyed by the file's path, mtime and size."""
     st = path.stat()
@@ -545,7 +532,7 @@ def _read_csv_cached(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         for stale in cache_dir.glob(f"{path.name}.{path_key}.*.npz"):
             stale.unlink(missing_ok=True)  # older versions of the same file
-        _save_npz_atomic(cached, x=x, y=y)
+        atomic_write(cached, lambda f: np.savez(f, x=x, y=y))
     except OSError:
         pass  # a read-only cache only costs speed
     return x, y

@@ -21,7 +21,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -31,6 +30,7 @@ import numpy as np
 
 from . import nn
 from .data import MiniBatchLoader, load_sample, load_with_source, to_images
+from .files import atomic_write, atomic_write_text
 from .models import build_numpy_model, build_torch_model, torch_state_to_numpy
 from .optim import SGD, MultiStepLR
 
@@ -358,27 +358,6 @@ def make_engine(cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = Non
 
 
 # --------------------------------------------------------------------------- files
-
-
-def atomic_write(path: Path, write: Callable) -> None:
-    """Write `path` via a temp file in the same directory + `os.replace`: a crash or an
-    interrupt mid-write leaves the previous file intact, never a half-written one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def format_log_line(rec: dict) -> str:

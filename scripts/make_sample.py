@@ -32,7 +32,6 @@ import argparse
 import io
 import os
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from lab01_utils.data import (
     idx_sha256,
     load_with_source,
 )
+from lab01_utils.files import atomic_write
 
 SAMPLE_SEED = 0
 _SPLIT_SEED = {"train": 0, "test": 1}
@@ -81,11 +81,9 @@ def build_sample(root: str | os.PathLike | None = None) -> dict[str, np.ndarray]
 
 def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` as a compressed .npz, byte-for-byte reproducible and atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w") as zf:
+
+    def write(f) -> None:
+        with zipfile.ZipFile(f, "w") as zf:
             for name in sorted(arrays):
                 buf = io.BytesIO()
                 np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]))
@@ -93,11 +91,8 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16  # a fixed mode, whatever the umask
                 zf.writestr(info, buf.getvalue())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; this is a package data file for everyone
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write, mode=0o644)  # a package data file, readable by everyone
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,8 +18,17 @@ if instructor_module("data_parallel") is None:
     pytest.skip("this lab01_utils has no nn/data_parallel.py", allow_module_level=True)
 
 from lab01_utils.models import build_numpy_model  # noqa: E402
-from lab01_utils.nn import CrossEntropyLoss, data_parallel  # noqa: E402
+from lab01_utils.nn import (  # noqa: E402
+    Conv2d,
+    CrossEntropyLoss,
+    GlobalAvgPool2d,
+    Linear,
+    Module,
+    SiLU,
+    data_parallel,
+)
 from lab01_utils.nn.data_parallel import DataParallel, WorkerError  # noqa: E402
+from lab01_utils.nn.fused import FusedBatchNorm2d  # noqa: E402
 from lab01_utils.optim import SGD  # noqa: E402
 
 WIDTHS = (8, 12, 16)  # a small model: the tests fork processes that each run it
@@ -115,6 +124,56 @@ def test_bad_input_is_named(rng, closing):
         dp.backward(np.zeros((3, 10), dtype=np.float32))
     with pytest.raises(ValueError, match="processes must be a positive int"):
         DataParallel(build_numpy_model(widths=WIDTHS), processes=0)
+
+
+class _ColourNet(Module):
+    """A model of other images than the lab's: (N, 3, 12, 10) -> (N, 5)."""
+
+    num_classes = 5
+
+    def __init__(self, seed):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.conv = Conv2d(3, 6, 3, padding=1, bias=False, rng=rng)
+        self.bn = FusedBatchNorm2d(6)
+        self.act = SiLU()
+        self.pool = GlobalAvgPool2d()
+        self.fc = Linear(6, 5, rng=rng)
+
+    def layers(self):
+        return [self.conv, self.bn, self.act, self.pool, self.fc]
+
+    def forward(self, x):
+        for layer in self.layers():
+            x = layer(x)
+        return x
+
+    def backward(self, dy, input_grad=True):
+        for layer in reversed(self.layers()):
+            dy = layer.backward(dy)
+        return dy
+
+
+def test_image_shape_sets_the_shared_buffer_and_the_workers_batches(rng, closing):
+    ref, ours = _ColourNet(seed=5).to(np.float64), _ColourNet(seed=5).to(np.float64)
+    dp = DataParallel(ours, processes=2, max_batch=16, image_shape=(3, 12, 10))
+    closing.append(dp)
+    x = rng.random((9, 3, 12, 10))
+    assert rel_error(dp(x), ref(x)) < PARITY_RTOL_F64
+    dy = rng.standard_normal((9, 5))
+    assert rel_error(dp.backward(dy), ref.backward(dy)) < PARITY_RTOL_F64
+    grads = dict(ref.named_parameters())
+    for name, p in ours.named_parameters():
+        assert rel_error(p.grad, grads[name].grad) < PARITY_RTOL_F64, name
+    assert rel_error(dp(x.reshape(9, -1)), ref(x)) < PARITY_RTOL_F64  # flat rows too
+    with pytest.raises(
+        ValueError, match=r"expected images of shape \(N, 3, 12, 10\) or \(N, 360\)"
+    ):
+        dp(np.zeros((4, 1, 28, 28)))
+    with pytest.raises(ValueError, match=r"got shape \(4, 3, 10, 12\)"):
+        dp(np.zeros((4, 3, 10, 12)))  # as many numbers per image, in another shape
+    with pytest.raises(ValueError, match=r"image_shape must be \(C, H, W\)"):
+        DataParallel(_ColourNet(seed=5), processes=2, image_shape=(28, 28))
 
 
 def test_a_model_with_plain_batchnorm_is_refused():

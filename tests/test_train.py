@@ -20,7 +20,6 @@ from lab01_utils.train import (
     REPORT_RECIPE,
     TrainConfig,
     TrainingDiverged,
-    atomic_write,
     format_log_line,
     load_weights,
     main,
@@ -230,20 +229,6 @@ def test_run_killed_mid_epoch_resumes_to_the_same_result(tmp_path):
     assert [line.split("|Epoch time")[0] for line in got_log] == [
         line.split("|Epoch time")[0] for line in ref_log
     ]
-
-
-def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
-    path = tmp_path / "checkpoint.npz"
-    path.write_bytes(b"old")
-
-    def broken(f):
-        f.write(b"half a chec")
-        raise OSError("disk full")
-
-    with pytest.raises(OSError, match="disk full"):
-        atomic_write(path, broken)
-    assert path.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz"]
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path, monkeypatch):

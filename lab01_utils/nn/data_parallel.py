@@ -73,11 +73,19 @@ class _Group:
     """The shared mapping and this process's place in it."""
 
     def __init__(
-        self, world: int, n_params: int, max_batch: int, in_size: int, out_size: int, dtype
+        self,
+        world: int,
+        n_params: int,
+        max_batch: int,
+        image_shape: tuple[int, int, int],
+        out_size: int,
+        dtype,
     ):
         self.world, self.rank, self.running = world, 0, False
         item = np.dtype(dtype).itemsize
-        self.max_batch, self.in_size, self.out_size = max_batch, in_size, out_size
+        in_size = int(np.prod(image_shape))
+        self.max_batch, self.image_shape = max_batch, image_shape
+        self.in_size, self.out_size = in_size, out_size
         ctl_bytes = 8 * 64
         sizes = {
             "gather": 8 * world * _MAX_GATHER,
@@ -196,13 +204,22 @@ class DataParallel(Module):
         processes: how many processes (default: the cores this process may use); 1 runs the
             model in this process only.
         max_batch: the largest batch `forward` accepts.
+        image_shape: one image's `(C, H, W)`; the shared input buffer holds `max_batch` of
+            them, and the workers give `model` batches of shape `(n, C, H, W)`.
 
-    Shape: as `model`: `(N, 1, 28, 28)` or `(N, 784)` -> `(N, num_classes)`.
+    Shape: as `model`: `(N, C, H, W)` or `(N, C*H*W)` -> `(N, num_classes)`, with
+    `(C, H, W) = image_shape`, the lab's `(1, 28, 28)` by default.
 
     `parameters()`, `state_dict()`, `train()`/`eval()` are the wrapped model's. The workers
     run one engine thread each (`parallel.set_num_threads(1)` in every process)."""
 
-    def __init__(self, model: Module, processes: int | None = None, max_batch: int = 1024):
+    def __init__(
+        self,
+        model: Module,
+        processes: int | None = None,
+        max_batch: int = 1024,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
+    ):
         super().__init__()
         from .fused import FusedBatchNorm2d, FusedPreActBlock
         from .norm import BatchNorm2d
@@ -210,6 +227,11 @@ class DataParallel(Module):
         world = processes if processes is not None else parallel._default_threads()
         if not isinstance(world, int) or world < 1:
             raise ValueError(f"DataParallel: processes must be a positive int, got {world!r}")
+        image_shape = tuple(image_shape)
+        if len(image_shape) != 3 or not all(isinstance(d, int) and d > 0 for d in image_shape):
+            raise ValueError(
+                f"DataParallel: image_shape must be (C, H, W) of positive ints, got {image_shape!r}"
+            )
         # Every BatchNorm must run through fused.py: a FusedBatchNorm2d, or one of a
         # FusedPreActBlock's own pairs.
         fused_blocks = tuple(
@@ -228,7 +250,7 @@ class DataParallel(Module):
                 "between processes; build the model with build_numpy_model"
             )
         self.module, self.world = model, world
-        self.max_batch = max_batch
+        self.max_batch, self.image_shape = max_batch, image_shape
         self._rows: list[slice] | None = None
         self._in_shape = None
         if world == 1:
@@ -237,8 +259,7 @@ class DataParallel(Module):
         out_size = model.num_classes
         flat = _flat(model)
         n_params, dtype = sum(a.size for a in flat), flat[0].dtype
-        in_size = 28 * 28
-        group = _Group(world, n_params, max_batch, in_size, out_size, dtype)
+        group = _Group(world, n_params, max_batch, image_shape, out_size, dtype)
         parallel.set_num_threads(1)
         parallel.hold_numpy_blas()
         for rank in range(1, world):
@@ -279,16 +300,21 @@ class DataParallel(Module):
             return self.module(x)
         x = np.asarray(x)
         n = x.shape[0] if x.ndim else 0
-        if x.ndim not in (2, 4) or x[0].size != group.in_size:
+        if not (
+            (x.ndim == 4 and x.shape[1:] == self.image_shape)
+            or (x.ndim == 2 and x.shape[1] == group.in_size)
+        ):
+            c, h, w = self.image_shape
             raise ValueError(
-                f"DataParallel: expected images of shape (N, 1, 28, 28) or (N, 784), "
-                f"got shape {x.shape}"
+                f"DataParallel: expected images of shape (N, {c}, {h}, {w}) or "
+                f"(N, {group.in_size}), got shape {x.shape}"
             )
         if n > self.max_batch:
             raise ValueError(
                 f"DataParallel: a batch of {n} images is more than max_batch={self.max_batch}"
             )
         self._in_shape = x.shape
+        x = x.reshape(n, *self.image_shape)
         if n < self.world:  # too few images to give every process one: this process alone
             self._rows = []
             return self.module(x)
@@ -446,7 +472,7 @@ def _serve(group: _Group, model: Module, seen: int) -> None:
                     offset += a.size
                 model.train(bool(group.ctl[3]))
                 x = group.x[rows.start * group.in_size : rows.stop * group.in_size]
-                out = model(x.reshape(-1, 1, 28, 28).astype(flat[0].dtype))
+                out = model(x.reshape(-1, *group.image_shape).astype(flat[0].dtype))
                 group.out[rows.start * group.out_size : rows.stop * group.out_size] = out.reshape(
                     -1
                 )
