@@ -399,3 +399,40 @@ def test_every_check_passes_with_the_solutions_put_back(live):
     assert list(results) == list(checks.EXERCISES)
     failed = {ex: report for ex, (passed, *_, report) in results.items() if not passed}
     assert not failed, "\n\n".join(failed.values())
+
+
+@pytest.mark.parametrize("how", ["python -P -m pytest", "pytest", "python -m pytest"])
+def test_the_grading_command_imports_the_submissions_package(tmp_path, how):
+    """README, "check a submission": with PYTHONPATH at the student's copy, run from the
+    instructor's checkout, `python -P -m pytest` (3.11+) and the `pytest` command import the
+    student's `lab01_utils`; plain `python -m pytest` puts the checkout first and does not."""
+    if how.startswith("python -P") and sys.version_info < (3, 11):
+        pytest.skip("-P is new in Python 3.11")
+    submission = tmp_path / "submission"
+    (submission / "lab01_utils").mkdir(parents=True)
+    (submission / "lab01_utils" / "__init__.py").write_text("")
+    probe = tmp_path / "probe" / "test_probe.py"
+    probe.parent.mkdir()
+    probe.write_text(
+        "import pathlib\nimport lab01_utils\n"
+        "def test_which():\n"
+        "    home = pathlib.Path(lab01_utils.__file__).parent.parent\n"
+        f"    assert home == pathlib.Path({str(submission)!r})\n"
+    )
+    if how == "pytest":
+        cmd = [str(Path(sys.executable).parent / "pytest")]
+    else:
+        cmd = [sys.executable, *how.split()[1:]]
+    env = {**os.environ, "PYTHONPATH": str(submission)}
+    done = subprocess.run(
+        [*cmd, "-p", "no:cacheprovider", "-q", str(probe)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if how == "python -m pytest":
+        assert done.returncode == 1, done.stdout + done.stderr  # the checkout's package
+    else:
+        assert done.returncode == 0, done.stdout + done.stderr
