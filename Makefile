@@ -6,8 +6,9 @@ TORCH_REQ ?= torch
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TORCH_STAMP := $(VENV)/.torch-req
 
-.PHONY: run test lint format lab bench student sample clean help
+.PHONY: run test lint format lab bench student sample clean help FORCE
 
 help:
 	@echo "make run      train Task 1 (NumPy) and Task 2 (PyTorch) and write the comparison"
@@ -16,7 +17,12 @@ help:
 	@echo "make bench    NumPy vs torch: the training step, then layer by layer"
 	@echo "make student  write the student release to dist/student/"
 
-$(STAMP): pyproject.toml
+# The torch requirement last installed: a different TORCH_REQ re-runs the install.
+$(TORCH_STAMP): FORCE
+	@mkdir -p $(VENV)
+	@echo '$(TORCH_REQ)' | cmp -s - $@ || echo '$(TORCH_REQ)' > $@
+
+$(STAMP): pyproject.toml $(TORCH_STAMP)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_REQ)"
@@ -53,3 +59,5 @@ sample: $(STAMP)
 
 clean:
 	rm -rf dist build *.egg-info .pytest_cache .ruff_cache
+
+FORCE:

@@ -1,8 +1,9 @@
 """Training-time augmentation: random translations and horizontal flips of image batches.
 
-The lab's recipe: every training image is shifted by up to 2 pixels on each axis and flipped
+Every training image is shifted by up to `max_shift` pixels on each axis and flipped
 left-right with probability 0.5; vacated pixels are filled with 0 (the background of
-Fashion-MNIST).
+Fashion-MNIST). The lab's recipe passes `max_shift=1` (`TrainConfig.max_shift`); the
+functions' default, 2, is the report's.
 
 Conventions (shared by every function here):
     * Images are ``(N, C, H, W)``; ``apply_augmentation`` and the helpers also take a single
@@ -138,7 +139,7 @@ def augment_batch(
     max_shift: int = 2,
     flip_prob: float = 0.5,
 ) -> np.ndarray:
-    """Randomly shift and flip every image of a batch (the lab's training augmentation).
+    """Randomly shift and flip every image of a batch (the training augmentation).
 
     Args:
         x: images ``(N, C, H, W)``, usually float in [0, 1] of shape ``(N, 1, 28, 28)``.

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .files import atomic_write, atomic_write_text
+from .plots import plot_training_curves
 from .train import TASK_DIRS
 
 TASK_NAMES = {"numpy": "Task 1 (NumPy)", "torch": "Task 2 (PyTorch)"}
@@ -68,35 +69,6 @@ def comparison_table(histories: dict[str, list[dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def curves_figure(histories: dict[str, list[dict]]):
-    """Loss and accuracy per epoch of each task, train (dashed) and val (solid)."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    fig = Figure(figsize=(11, 4))
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    for task, hist in histories.items():
-        ep = [r["epoch"] for r in hist]
-        name = TASK_NAMES.get(task, task)
-        for ax, key in ((ax_loss, "loss"), (ax_acc, "acc")):
-            (line,) = ax.plot(ep, [r[f"val_{key}"] for r in hist], "-o", ms=3, label=f"{name} val")
-            ax.plot(
-                ep,
-                [r[f"train_{key}"] for r in hist],
-                "--",
-                color=line.get_color(),
-                label=f"{name} train",
-            )
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def write_comparison(run_root: str | Path, out_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Write `comparison.md` and `comparison.png` for the tasks found under `run_root`."""
     run_root = Path(run_root)
@@ -111,7 +83,7 @@ def write_comparison(run_root: str | Path, out_dir: str | Path | None = None) ->
         )
     md, png = out_dir / "comparison.md", out_dir / "comparison.png"
     atomic_write_text(md, "# Task 1 vs Task 2\n\n" + comparison_table(histories))
-    fig = curves_figure(histories)
+    fig = plot_training_curves({TASK_NAMES.get(t, t): h for t, h in histories.items()})
     atomic_write(png, lambda f: fig.savefig(f, format="png", dpi=110))
     return md, png
 

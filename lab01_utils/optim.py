@@ -106,7 +106,8 @@ def multistep_lr(
     """The learning rate after `epoch` scheduler steps: `base_lr * gamma ** #{m <= epoch}`.
 
     A pure function of the step, so a resumed run needs no scheduler state to agree.
-    With base 0.03, milestones (15, 25): epochs 1-15 use 0.03, 16-25 0.003, 26-30 0.0003.
+    With base 0.03, milestones (15, 25): `epoch` 0-14 gives 0.03 (training epochs 1-15, each
+    run before its step), 15-24 gives 0.003 (epochs 16-25) and 25-29 gives 0.0003 (26-30).
     """
     # Exercise 7.2: the step learning-rate schedule
     ### BEGIN SOLUTION

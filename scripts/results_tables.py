@@ -27,7 +27,7 @@ def epochs(a: list[dict], b: list[dict], names: tuple[str, str]) -> str:
     na, nb = names
     rows = [
         f"| epoch | lr | train loss {na} | train loss {nb} | val acc {na} (%) "
-        f"| val acc {nb} (%) | difference |",
+        f"| val acc {nb} (%) | {nb} - {na} |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for ea, eb in zip(a, b, strict=False):  # a run still going shows its epochs so far

@@ -18,6 +18,8 @@ class PreActBlock(Module):
     Args:
         in_channels, out_channels: C_in, C_out.
         stride: 2 for the lab's Block1 (downsampling), 1 for Block2.
+        rng: a `numpy.random.Generator` for the convolutions' initialisation (default: fresh).
+        dtype: parameter dtype (float32 by default).
 
     Shape: `(N, C_in, H, W)` -> `(N, C_out, H_out, W_out)`, `H_out = (H - 1) // stride + 1`
     (28 -> 14 -> 7 -> 4 for stride 2).

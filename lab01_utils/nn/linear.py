@@ -15,6 +15,8 @@ class Linear(Module):
 
     Args:
         in_features, out_features: sizes; bias: add a learnable bias.
+        rng: a `numpy.random.Generator` for the initialisation (default: a fresh one).
+        dtype: parameter dtype (float32 by default).
 
     Shape: `(N, in_features)` -> `(N, out_features)`.
 

@@ -8,7 +8,7 @@ from .module import Module
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """`logits - logsumexp(logits)` along the last axis; subtracting the row maximum first
+    """`logits - logsumexp(logits)` along axis 1 (the classes); subtracting the row maximum first
     keeps `exp` from overflowing. Shape `(N, K)` -> `(N, K)`."""
     # Exercise 2.3: softmax cross-entropy forward (a stable log-softmax)
     ### BEGIN SOLUTION

@@ -41,6 +41,7 @@ class BatchNorm2d(Module):
         momentum: weight of the *new* batch in the running statistics, torch's convention:
             `running = (1 - momentum) * running + momentum * batch` (0.1). Keras calls the
             complement (0.9) "momentum"; this is not that.
+        dtype: parameter and buffer dtype (float32 by default).
 
     Shape: `(N, C, H, W)` -> `(N, C, H, W)`.
 
