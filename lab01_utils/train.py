@@ -211,7 +211,7 @@ class NumpyEngine:
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
         """One SGD step on a batch; returns (mean loss, number correct)."""
-        # Exercise 8.1: one training epoch (its step: forward, loss, backward, SGD)
+        # Exercise 8.1: one training epoch (its SGD step)
         ### BEGIN SOLUTION
         self.model.train()
         logits = self.net(xb)  # self.net: the model, or the model on several processes
