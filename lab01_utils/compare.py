@@ -65,6 +65,10 @@ def comparison_table(histories: dict[str, list[dict]]) -> str:
             "",
             f"Epoch time ratio NumPy / PyTorch: **{ratio:.2f}x**. "
             f"Final accuracy difference (NumPy - PyTorch): {gap:+.2f} points.",
+            "",
+            "The epoch times compare the two engines only when both runs had the machine to "
+            "themselves with the same number of cores (each run's `config.json`: "
+            "`numpy_processes`, `torch_threads`).",
         ]
     return "\n".join(lines) + "\n"
 
