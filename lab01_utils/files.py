@@ -1,8 +1,9 @@
 """Files written whole or not at all: a temp file in the same directory, then `os.replace`.
 
-Every file the package writes (checkpoints, logs, histories, the decoded-data cache, plots)
-goes through `atomic_write`, so a crash, a full disk or Ctrl-C mid-write leaves the previous
-file as it was, never half of a new one.
+The training runs' files (checkpoints, logs, histories, configs, final weights), the
+decoded-data cache, the comparison and the embedded sample go through `atomic_write`, so a
+crash, a full disk or Ctrl-C mid-write leaves the previous file as it was, never half of a new
+one. (The student release is a whole tree; `release.py` writes its stamp file last.)
 """
 
 from __future__ import annotations
