@@ -108,7 +108,10 @@ class _Group:
         self.gather_buf = views["gather"].reshape(world, _MAX_GATHER)
         self.weights = views["weights"]
         self.grads = views["grads"].reshape(world, n_params)
-        self.x, self.out = views["x"], views["out"]
+        # One row per image: `x[rows]` is a process's share of the batch (images or their
+        # gradients), `out[rows]` its logits or their gradients.
+        self.x = views["x"].reshape(max_batch, in_size)
+        self.out = views["out"].reshape(max_batch, out_size)
         self.error = views["error"].reshape(world, _ERROR_BYTES)
         # One pipe per worker: a sleeping worker wakes when a byte arrives.
         self.bells = [os.pipe() for _ in range(world - 1)]
@@ -193,6 +196,16 @@ def _flat(model: Module) -> list[np.ndarray]:
     arrays = [p.data for _, p in model.named_parameters()]
     arrays += [b for _, b in model.named_buffers() if np.issubdtype(b.dtype, np.floating)]
     return arrays
+
+
+def _pieces(flat: np.ndarray, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """Views of the vector `flat` shaped like `arrays`, one after the other: where each array
+    lies in a shared buffer of all of them."""
+    views, offset = [], 0
+    for a in arrays:
+        views.append(flat[offset : offset + a.size].reshape(a.shape))
+        offset += a.size
+    return views
 
 
 class DataParallel(Module):
@@ -322,14 +335,9 @@ class DataParallel(Module):
         self._rows = rows
         flat = _flat(self.module)
         np.concatenate([a.ravel() for a in flat], out=group.weights, casting="unsafe")
-        group.x[: n * group.in_size] = x.reshape(-1)
+        group.x[:n] = x.reshape(n, -1)
         out = self._command(_FORWARD, n, lambda: self.module(x[rows[0]]))
-        outs = [out] + [
-            group.out[r.start * group.out_size : r.stop * group.out_size].reshape(
-                -1, group.out_size
-            )
-            for r in rows[1:]
-        ]
+        outs = [out] + [group.out[r] for r in rows[1:]]
         return np.concatenate(outs).astype(out.dtype, copy=False)
 
     def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
@@ -345,23 +353,19 @@ class DataParallel(Module):
             raise ValueError(
                 f"DataParallel.backward: dy has shape {dy.shape}, expected {(n, group.out_size)}"
             )
-        group.out[: n * group.out_size] = np.asarray(dy).reshape(-1)
+        group.out[:n] = dy
         group.ctl[4] = int(input_grad)
         dx = self._command(_BACKWARD, n, lambda: self.module.backward(dy[rows[0]], input_grad))
         params = [p for _, p in self.module.named_parameters()]
-        offset = 0
-        for p in params:  # add the workers' gradients
-            k = p.data.size
+        shapes = [p.data for p in params]
+        for p in params:
             p.grad = np.array(p.grad, dtype=p.data.dtype)  # our own copy, to add into
-            for r in range(1, self.world):
-                p.grad += group.grads[r, offset : offset + k].reshape(p.data.shape)
-            offset += k
+        for r in range(1, self.world):  # add the workers' gradients
+            for p, g in zip(params, _pieces(group.grads[r], shapes), strict=True):
+                p.grad += g
         if not input_grad:
             return None
-        parts = [dx.reshape(dx.shape[0], -1)] + [
-            group.x[r.start * group.in_size : r.stop * group.in_size].reshape(-1, group.in_size)
-            for r in rows[1:]
-        ]
+        parts = [dx.reshape(dx.shape[0], -1)] + [group.x[r] for r in rows[1:]]
         return np.concatenate(parts).astype(dx.dtype, copy=False).reshape(self._in_shape)
 
     def _command(self, cmd: int, n: int, own_share):
@@ -466,28 +470,20 @@ def _serve(group: _Group, model: Module, seen: int) -> None:
         try:
             if cmd == _FORWARD:
                 flat = _flat(model)
-                offset = 0
-                for a in flat:
-                    a[...] = group.weights[offset : offset + a.size].reshape(a.shape)
-                    offset += a.size
+                for a, w in zip(flat, _pieces(group.weights, flat), strict=True):
+                    a[...] = w
                 model.train(bool(group.ctl[3]))
-                x = group.x[rows.start * group.in_size : rows.stop * group.in_size]
-                out = model(x.reshape(-1, *group.image_shape).astype(flat[0].dtype))
-                group.out[rows.start * group.out_size : rows.stop * group.out_size] = out.reshape(
-                    -1
-                )
+                x = group.x[rows].reshape(-1, *group.image_shape)
+                group.out[rows] = model(x.astype(flat[0].dtype))
             elif cmd == _BACKWARD:
-                dy = group.out[rows.start * group.out_size : rows.stop * group.out_size]
-                dtype = next(iter(model.named_parameters()))[1].data.dtype
-                dx = model.backward(
-                    dy.reshape(-1, group.out_size).astype(dtype), bool(group.ctl[4])
-                )
-                offset = 0
-                for _, p in model.named_parameters():
-                    group.grads[rank, offset : offset + p.data.size] = p.grad.reshape(-1)
-                    offset += p.data.size
+                params = [p for _, p in model.named_parameters()]
+                dy = group.out[rows].astype(params[0].data.dtype)
+                dx = model.backward(dy, bool(group.ctl[4]))
+                shapes = [p.data for p in params]
+                for p, g in zip(params, _pieces(group.grads[rank], shapes), strict=True):
+                    g[...] = p.grad
                 if dx is not None:
-                    group.x[rows.start * group.in_size : rows.stop * group.in_size] = dx.reshape(-1)
+                    group.x[rows] = dx.reshape(len(dx), -1)
         except _Aborted:
             pass
         except BaseException:  # noqa: BLE001 (reported to the main process, which raises)
