@@ -110,8 +110,9 @@ def bn_silu_forward(bn: BatchNorm2d, act: SiLU, x: np.ndarray) -> tuple[np.ndarr
         )
     ones = _ones(m, np.dtype(dtype))
     xs, out = np.empty_like(x2), np.empty_like(x2)  # (M, C) each
-    s = np.empty_like(x2) if act is not None else out  # (no SiLU: s is never written)
-    x3, xs3, s3, out3 = (a.reshape(n, hw * c) for a in (x2, xs, s, out))  # one row per image
+    s = np.empty_like(x2) if act is not None else None  # (M, C), SiLU's sigmoid
+    x3, xs3, out3 = (a.reshape(n, hw * c) for a in (x2, xs, out))  # one row per image
+    s3 = s.reshape(n, hw * c) if s is not None else None
     per = _group_size(hw * c, x2.itemsize)
 
     if training:
@@ -168,17 +169,7 @@ def bn_silu_forward(bn: BatchNorm2d, act: SiLU, x: np.ndarray) -> tuple[np.ndarr
     bn._cache = None  # the pair's state lives in the returned state instead
     if act is not None:
         act._cache = None
-    state = BnSiluState(
-        xs,
-        s if act is not None else None,
-        scale,
-        bias,
-        invstd,
-        offset,
-        training,
-        (n, c, h, w),
-        m_all,
-    )
+    state = BnSiluState(xs, s, scale, bias, invstd, offset, training, (n, c, h, w), m_all)
     return nchw_view(out.reshape(n, h, w, c)), state
 
 
