@@ -1,7 +1,7 @@
 """Is the engine faster with setting A or B? Alternate them step by step in one process.
 
-    python benchmarks/ab_setting.py lab01_utils.nn.parallel MIN_ELEMENTS "1 << 15" "1 << 18"
-    OPENBLAS_NUM_THREADS=1 python benchmarks/ab_setting.py lab01_utils.nn.parallel \\
+    python benchmarks/ab_setting.py lab01_utils.fast.parallel MIN_ELEMENTS "1 << 15" "1 << 18"
+    OPENBLAS_NUM_THREADS=1 python benchmarks/ab_setting.py lab01_utils.fast.parallel \\
         _threads 1 2          # one engine thread against two (see below)
 
 Sets the module-level name `ATTR` of `MODULE` to each value in turn (values are Python
@@ -30,7 +30,7 @@ import numpy as np
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("module", help="e.g. lab01_utils.nn.parallel")
+    ap.add_argument("module", help="e.g. lab01_utils.fast.parallel")
     ap.add_argument("attr", help="a module-level name, e.g. MIN_ELEMENTS")
     ap.add_argument("values", nargs="+", help="Python expressions, at least two")
     ap.add_argument("--steps", type=int, default=60, help="timed steps per value")

@@ -4,12 +4,14 @@ Both models run in one process, interleaved, several repetitions; prints both me
 projected seconds per 60,000-image epoch, the ratio, and where the NumPy time goes.
 
     python benchmarks/bench_step.py [--reps 30] [--batch-size 50] [--threads 2]
-                                    [--numpy-engine processes|threads]
+                                    [--numpy-engine processes|threads|plain]
 
-The NumPy model runs on as many cores as torch gets threads (`--threads`): by default as that
-many processes, each on its share of the batch (`lab01_utils/nn/data_parallel.py`), or with
-`--numpy-engine threads` as one process that splits every layer between threads
-(`lab01_utils/nn/parallel.py`; the only engine of the student release).
+The NumPy model runs the fast engine (`lab01_utils/fast/`) on as many cores as torch gets
+threads (`--threads`): by default as that many processes, each on its share of the batch
+(`fast/data_parallel.py`), or with `--numpy-engine threads` as one process that splits every
+layer between threads (`fast/parallel.py`). `--numpy-engine plain` runs the textbook layers of
+`lab01_utils/nn/` (one thread of Python; NumPy's BLAS uses its own threads in the matrix
+products), the only engine of the student release and its default there.
 """
 
 from __future__ import annotations
@@ -37,10 +39,10 @@ def main() -> None:
     ap.add_argument("--no-breakdown", action="store_true")
     ap.add_argument(
         "--numpy-engine",
-        choices=("processes", "threads"),
+        choices=("processes", "threads", "plain"),
         default=None,
-        help="how the NumPy model uses the cores (default: processes where the package has "
-        "nn/data_parallel.py, else threads)",
+        help="the NumPy engine: the fast one on processes or threads, or the textbook layers "
+        "(default: processes where the package has lab01_utils/fast/, else plain)",
     )
     args = ap.parse_args()
 
@@ -48,7 +50,6 @@ def main() -> None:
 
     from lab01_utils import nn
     from lab01_utils.models import build_numpy_model, build_torch_model, torch_state_to_numpy
-    from lab01_utils.nn import parallel
     from lab01_utils.optim import SGD
 
     torch.set_num_threads(args.threads)
@@ -58,7 +59,7 @@ def main() -> None:
     y = rng.integers(0, 10, b)
 
     tm = build_torch_model(seed=0)
-    nm = build_numpy_model(seed=0)
+    nm = build_numpy_model(seed=0, engine="plain" if args.numpy_engine == "plain" else "auto")
     nm.load_state_dict(torch_state_to_numpy(tm.state_dict()))
     topt = torch.optim.SGD(tm.parameters(), lr=0.03, momentum=0.9, weight_decay=5e-4)
     nopt = SGD(nm.parameters(), lr=0.03, momentum=0.9, weight_decay=5e-4)
@@ -108,26 +109,29 @@ def main() -> None:
     if hasattr(run, "close"):
         run.close()
     if not args.no_breakdown:
-        parallel.set_num_threads(args.threads)
+        if engine.endswith("processes (data_parallel.py)"):
+            from lab01_utils.fast import parallel
+
+            parallel.set_num_threads(args.threads)  # one process, each layer on the threads
         breakdown(nm, x, y, loss_fn, args.reps)
 
 
 def numpy_engine(model, engine: str | None, cores: int):
-    """(description, the callable that runs `model`): `cores` processes with
-    `nn.data_parallel.DataParallel`, or `model` itself splitting each layer over `cores`
-    threads."""
-    from lab01_utils.nn import instructor_module, parallel
+    """(description, the callable that runs `model`): the fast engine on `cores` processes
+    (`fast.data_parallel.DataParallel`) or `cores` threads, or the textbook model itself."""
+    from lab01_utils.models import fast_engine
 
-    data_parallel = instructor_module("data_parallel")
-    if data_parallel is None:
-        if engine == "processes":
-            raise SystemExit("--numpy-engine processes: this package has no nn/data_parallel.py")
-        engine = "threads"
+    if engine == "plain" or (engine is None and fast_engine() is None):
+        return "the textbook layers (nn/)", model
+    if fast_engine() is None:
+        raise SystemExit(f"--numpy-engine {engine}: this package has no lab01_utils/fast/")
+    from lab01_utils.fast import parallel
+    from lab01_utils.fast.data_parallel import DataParallel
+
     if engine in (None, "processes") and cores > 1:
-        dp = data_parallel.DataParallel(model, processes=cores)
-        return f"{cores} processes (data_parallel.py)", dp
+        return f"fast, {cores} processes (data_parallel.py)", DataParallel(model, processes=cores)
     parallel.set_num_threads(cores)
-    return f"{cores} threads (parallel.py)", model
+    return f"fast, {cores} threads (parallel.py)", model
 
 
 def breakdown(model, x, y, loss_fn, reps: int) -> None:

@@ -12,13 +12,14 @@ import numpy as np
 
 
 def numpy_training_step(
-    batch_size: int = 50, seed: int = 0, package: str = "lab01_utils"
+    batch_size: int = 50, seed: int = 0, package: str = "lab01_utils", engine: str = "fast"
 ) -> tuple[object, Callable[[], None]]:
     """The lab's NumPy model and a `step()` that runs forward, loss, backward (no image
     gradient, as in training) and SGD on one fixed random batch of `batch_size` images.
 
     `package`: where the engine comes from (`ab_revision.py` imports an older copy of
-    `lab01_utils` under another name)."""
+    `lab01_utils` under another name). `engine`: "fast" or "plain" (`build_numpy_model`'s
+    argument; a revision from before that argument had only its fast engine)."""
     nn = importlib.import_module(f"{package}.nn")
     models = importlib.import_module(f"{package}.models")
     optim = importlib.import_module(f"{package}.optim")
@@ -26,7 +27,10 @@ def numpy_training_step(
     rng = np.random.default_rng(seed)
     x = rng.random((batch_size, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch_size)
-    model = models.build_numpy_model(seed=seed)
+    try:
+        model = models.build_numpy_model(seed=seed, engine=engine)
+    except TypeError:  # an older revision: no engine argument, the fast engine
+        model = models.build_numpy_model(seed=seed)
     opt = optim.SGD(model.parameters(), lr=0.03, momentum=0.9, weight_decay=2e-4)
     loss_fn = nn.CrossEntropyLoss()
 

@@ -65,7 +65,7 @@ def layer_shapes(model, x) -> Counter:
 
         originals[mod] = mod.forward
         mod.forward = record
-    # The model's blocks may run each BatchNorm + SiLU pair as one step (nn/fused.py), which
+    # The model's blocks may run each BatchNorm + SiLU pair as one step (fast/fused.py), which
     # calls neither module's forward: record through the plain block's forward instead.
     for _, mod in model.named_modules():
         if isinstance(mod, nn.PreActBlock) and type(mod).forward is not nn.PreActBlock.forward:
@@ -80,10 +80,10 @@ def layer_shapes(model, x) -> Counter:
 
 
 def twins(kind: str, cfg: tuple):
-    """A fresh NumPy layer and its torch twin with the same weights."""
+    """A fresh fast NumPy layer and its torch twin with the same weights."""
     import torch
 
-    from lab01_utils import nn
+    from lab01_utils import fast, nn
 
     if kind == "Conv2d":
         c_in, c_out, k, s, p = cfg
@@ -94,7 +94,7 @@ def twins(kind: str, cfg: tuple):
         ours, theirs = nn.BatchNorm2d(cfg[0]), torch.nn.BatchNorm2d(cfg[0])
     else:
         ours, theirs = nn.SiLU(), torch.nn.SiLU()
-    return ours, theirs
+    return fast.accelerate(ours), theirs
 
 
 def main() -> None:
@@ -109,14 +109,16 @@ def main() -> None:
 
     import torch
 
+    from lab01_utils.fast import parallel
+    from lab01_utils.fast.layout import nchw_view
     from lab01_utils.models import build_numpy_model
-    from lab01_utils.nn import parallel
-    from lab01_utils.nn.functional import nchw_view
 
     torch.set_num_threads(args.threads)
     parallel.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    shapes = layer_shapes(build_numpy_model(seed=0), rng.random((args.batch_size, 1, 28, 28)))
+    shapes = layer_shapes(
+        build_numpy_model(seed=0, engine="fast"), rng.random((args.batch_size, 1, 28, 28))
+    )
 
     print(
         f"batch {args.batch_size}; NumPy engine threads {parallel.num_threads()}, "
@@ -129,7 +131,7 @@ def main() -> None:
         if kind == "Conv2d":
             ours.input_grad = needs_dx
         n, c, h, w = shape
-        # Inputs as the engine sees them: channels-last memory (functional.py).
+        # Inputs as the fast engine sees them: channels-last memory (fast/layout.py).
         x = nchw_view(rng.standard_normal((n, h, w, c), dtype=np.float32))
         _, c_out, h_out, w_out = ours(x).shape
         dy = nchw_view(rng.standard_normal((n, h_out, w_out, c_out), dtype=np.float32))

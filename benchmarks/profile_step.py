@@ -1,4 +1,4 @@
-"""Where a NumPy training step spends its time: by engine part, or by layer type.
+"""Where a training step of the fast NumPy engine spends its time: by part, or by layer type.
 
     LAB01_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/profile_step.py [--steps 10]
     python benchmarks/profile_step.py --by-layer [--steps 15]
@@ -24,13 +24,11 @@ import numpy as np
 
 # cProfile's function names -> the part of the engine they belong to ("file:function").
 PARTS = {
-    "conv.py:work": "convolution GEMMs (forward and backward)",
-    "functional.py:im2col": "im2col copies",
-    "functional.py:pad_nhwc": "im2col copies",
-    "functional.py:col2im_offsets": "col2im (stride-2 input gradients)",
-    "norm.py": "BatchNorm",
-    "activation.py": "SiLU",
-    "fused.py": "BatchNorm + SiLU as one step (nn/fused.py)",
+    "layers.py:work": "convolution GEMMs (forward and backward), SiLU",
+    "layout.py:im2col_nhwc": "im2col copies",
+    "layout.py:pad_nhwc": "im2col copies",
+    "layout.py:col2im_offsets": "col2im (stride-2 input gradients)",
+    "fused.py": "BatchNorm + SiLU as one step (fast/fused.py)",
     "optim.py": "SGD",
     "parallel.py:work": "residual additions (parallel.iadd)",
 }
@@ -47,7 +45,7 @@ def main() -> None:
 
     from common import numpy_training_step
 
-    from lab01_utils import nn
+    from lab01_utils.fast import parallel
 
     model, step = numpy_training_step(args.batch_size)
 
@@ -72,7 +70,7 @@ def main() -> None:
         name = f"{filename.rsplit('/', 1)[-1]}:{func}"
         part = next((p for key, p in PARTS.items() if name.startswith(key)), "everything else")
         parts[part] = parts.get(part, 0.0) + tottime
-    print(f"threads: {nn.parallel.num_threads()}, batch {args.batch_size}, {args.steps} steps")
+    print(f"threads: {parallel.num_threads()}, batch {args.batch_size}, {args.steps} steps")
     print(f"step: {1e3 * total / args.steps:.1f} ms (under cProfile)\n")
     for part, t in sorted(parts.items(), key=lambda kv: -kv[1]):
         print(f"  {part:<42} {1e3 * t / args.steps:7.1f} ms  {100 * t / total:5.1f}%")
@@ -84,7 +82,7 @@ def handoffs(step, steps: int) -> None:
     """Alternate plain steps with steps that add one empty round trip per split call."""
     from common import alternate
 
-    from lab01_utils.nn import parallel
+    from lab01_utils.fast import parallel
 
     plain_run_each = parallel.run_each
     calls = [0]
@@ -126,6 +124,7 @@ def handoffs(step, steps: int) -> None:
 def by_layer(model, step, steps: int) -> None:
     """Wrap every leaf layer's forward and backward in a timer; print ms per step by type."""
     from lab01_utils import nn
+    from lab01_utils.fast import fused, parallel
 
     spent: dict[str, float] = {}
 
@@ -150,18 +149,16 @@ def by_layer(model, step, steps: int) -> None:
             continue
         mod.forward = timed(mod.forward, f"{kind}, forward")
         mod.backward = timed(mod.backward, f"{kind}, backward")
-    # The blocks' BatchNorm + SiLU pairs, where they run as one step (nn/fused.py).
-    fused = nn.instructor_module("fused")
-    if fused is not None:
 
-        def timed_pair(fn, direction):
-            def pair(bn, *args):
-                return timed(fn, f"BatchNorm2d+SiLU {bn.num_features}, {direction}")(bn, *args)
+    # The blocks' BatchNorm + SiLU pairs, which run as one step (fast/fused.py).
+    def timed_pair(fn, direction):
+        def pair(bn, *args):
+            return timed(fn, f"BatchNorm2d+SiLU {bn.num_features}, {direction}")(bn, *args)
 
-            return pair
+        return pair
 
-        fused.bn_silu_forward = timed_pair(fused.bn_silu_forward, "forward")
-        fused.bn_silu_backward = timed_pair(fused.bn_silu_backward, "backward")
+    fused.bn_silu_forward = timed_pair(fused.bn_silu_forward, "forward")
+    fused.bn_silu_backward = timed_pair(fused.bn_silu_backward, "backward")
     for _ in range(3):
         step()
     spent.clear()
@@ -169,7 +166,7 @@ def by_layer(model, step, steps: int) -> None:
     for _ in range(steps):
         step()
     total = (time.perf_counter() - t0) / steps
-    print(f"threads: {nn.parallel.num_threads()}, {steps} steps, step {1e3 * total:.1f} ms\n")
+    print(f"threads: {parallel.num_threads()}, {steps} steps, step {1e3 * total:.1f} ms\n")
     for key, t in sorted(spent.items(), key=lambda kv: -kv[1]):
         print(f"  {key:<48} {1e3 * t / steps:7.2f} ms  {100 * t / steps / total:5.1f}%")
     groups: dict[str, float] = {}

@@ -438,7 +438,8 @@ def _worst(res: CheckResult, *names: str) -> float:
 
 
 def _nchw_channels_last(x: np.ndarray) -> np.ndarray:
-    """The same values as a channels-last view, the layout the lab's layers pass around."""
+    """The same NCHW values stored channels-last (a transposed view): a layer must give the
+    same results whatever memory order NumPy hands it."""
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
@@ -853,16 +854,14 @@ _NO_FLIP = (
 _OUT_SIZE = "H_out = (H + 2 * padding - kernel_size) // stride + 1, and the same for W"
 
 
-def _unfold_ref(x_nhwc: np.ndarray, k: int, s: int, p: int, order: str = "kkc") -> np.ndarray:
-    """im2col via torch.nn.functional.unfold, rows (n, h_out, w_out), columns (kh, kw, c)."""
+def _unfold_ref(x: np.ndarray, k: int, s: int, p: int, order: str = "ckk") -> np.ndarray:
+    """im2col via torch.nn.functional.unfold: rows (n, h_out, w_out), columns (c, u, v)
+    (or, with `order="kkc"`, the channels-fastest order (u, v, c), a classic mix-up)."""
     torch = _torch()
-    n, _, _, c = x_nhwc.shape
+    n, c = x.shape[:2]
     u = torch.nn.functional.unfold(
-        torch.from_numpy(np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2))),
-        k,
-        padding=p,
-        stride=s,
-    )  # (N, C*k*k, L), columns (c, kh, kw)
+        torch.from_numpy(np.ascontiguousarray(x)), k, padding=p, stride=s
+    )  # (N, C*k*k, L), columns (c, u, v)
     length = u.shape[-1]
     if order == "ckk":
         return u.permute(0, 2, 1).reshape(n * length, c * k * k).numpy()
@@ -874,13 +873,13 @@ def _check_im2col(res: CheckResult, im2col_fn) -> None:
 
     rng = np.random.default_rng(9)
     for n, h, w, c, k, s, p in _UNFOLD_CASES:
-        x = rng.standard_normal((n, h, w, c))
+        x = rng.standard_normal((n, c, h, w))
         x0 = x.copy()
         cols = _call(res, "im2col", im2col_fn, x, k, s, p)
         _unchanged(res, "im2col", x0, x, "x")
         want = _unfold_ref(x0, k, s, p)
         context = (
-            f" for x of shape (N, H, W, C) = {x.shape}, kernel_size={k}, stride={s}, padding={p}"
+            f" for x of shape (N, C, H, W) = {x.shape}, kernel_size={k}, stride={s}, padding={p}"
         )
         if not _compare(res, "cols", cols, want, context=context):
             shape = np.shape(cols)
@@ -891,16 +890,15 @@ def _check_im2col(res: CheckResult, im2col_fn) -> None:
                 cols,
                 [
                     (
-                        _unfold_ref(x0, k, s, p, "ckk"),
-                        "each row must be ordered (kh, kw, c), channels fastest, to match "
-                        "weight.transpose(2, 3, 1, 0).reshape(k * k * C, C_out); yours is "
-                        "ordered (c, kh, kw)",
+                        _unfold_ref(x0, k, s, p, "kkc"),
+                        "each row must be ordered (c, u, v), the channel slowest, to match "
+                        "weight.reshape(C_out, C * k * k); yours is ordered (u, v, c)",
                     )
                 ],
             ):
                 if p and len(shape) == 2 and shape[0] == rows_nopad:
                     res.hint(
-                        "pad H and W by `padding` zeros on each side first (pad_nhwc), "
+                        "pad H and W by `padding` zeros on each side first (np.pad), "
                         f"then unfold: {_OUT_SIZE}"
                     )
                 elif s > 1 and len(shape) == 2 and shape[0] == rows_stride1:
@@ -950,7 +948,7 @@ def _check_conv2d_forward(res: CheckResult, conv_cls) -> None:
         bt = torch.from_numpy(layer.bias.data.copy()) if bias else None
         x = rng.standard_normal((2, c_in, h, w))
         if i % 2:
-            x = _nchw_channels_last(x)  # what the layers hand each other in the model
+            x = _nchw_channels_last(x)  # any memory order must work
         x0 = x.copy()
         y = _call(res, "Conv2d.forward", layer.forward, x)
         _unchanged(res, "Conv2d.forward", x0, x, "x")
@@ -981,14 +979,12 @@ def _check_conv2d_forward(res: CheckResult, conv_cls) -> None:
 
 
 def _fold_ref(dcols: np.ndarray, x_shape, k: int, s: int, p: int) -> np.ndarray:
-    """col2im via torch.nn.functional.fold; `dcols` has im2col's layout, returns NHWC."""
+    """col2im via torch.nn.functional.fold; `dcols` has im2col's layout, returns NCHW."""
     torch = _torch()
-    n, h, w, c = x_shape
+    n, c, h, w = x_shape
     length = dcols.shape[0] // n
-    t = torch.from_numpy(dcols).reshape(n, length, k, k, c).permute(0, 4, 2, 3, 1)
-    t = t.reshape(n, c * k * k, length)  # (N, C*k*k, L), fold's layout
-    out = torch.nn.functional.fold(t, (h, w), k, padding=p, stride=s)  # (N, C, H, W)
-    return out.permute(0, 2, 3, 1).numpy()
+    t = torch.from_numpy(dcols).reshape(n, length, c * k * k).permute(0, 2, 1)  # fold's layout
+    return torch.nn.functional.fold(t, (h, w), k, padding=p, stride=s).numpy()  # (N, C, H, W)
 
 
 def _crop_hint(res: CheckResult, got, want, p: int, axes: str) -> bool:
@@ -1020,16 +1016,16 @@ def _check_col2im(res: CheckResult, col2im_fn) -> None:
     rng = np.random.default_rng(11)
     for n, h, w, c, k, s, p in _UNFOLD_CASES:
         rows = n * conv_output_size(h, k, s, p) * conv_output_size(w, k, s, p)
-        dcols = rng.standard_normal((rows, k * k * c))
+        dcols = rng.standard_normal((rows, c * k * k))
         d0 = dcols.copy()
-        dx = _call(res, "col2im", col2im_fn, dcols, (n, h, w, c), k, s, p)
+        dx = _call(res, "col2im", col2im_fn, dcols, (n, c, h, w), k, s, p)
         _unchanged(res, "col2im", d0, dcols, "dcols")
-        want = _fold_ref(d0, (n, h, w, c), k, s, p)
+        want = _fold_ref(d0, (n, c, h, w), k, s, p)
         context = (
-            f" for x_shape (N, H, W, C) = {(n, h, w, c)}, kernel_size={k}, stride={s}, padding={p}"
+            f" for x_shape (N, C, H, W) = {(n, c, h, w)}, kernel_size={k}, stride={s}, padding={p}"
         )
         if not _compare(res, "col2im output", dx, want, context=context):
-            if not _crop_hint(res, dx, want, p, "nhwc") and k > s:
+            if not _crop_hint(res, dx, want, p, "nchw") and k > s:
                 res.hint(
                     "windows overlap when stride < kernel_size: add (+=) each window's "
                     "gradient into dx, don't overwrite it"
@@ -1100,8 +1096,8 @@ def _check_conv2d_backward(res: CheckResult, conv_cls, col2im_fn) -> None:
 
 
 def check_im2col(*, im2col_fn=None, verbose: bool = True) -> CheckResult:
-    """Exercise 3.1: `im2col` against `torch.nn.functional.unfold` (reordered to the lab's
-    `(kh, kw, c)` columns) for several shapes, strides and paddings."""
+    """Exercise 3.1: `im2col` against `torch.nn.functional.unfold` (as `(N*L, C*k*k)` rows)
+    for several shapes, strides and paddings."""
     from .nn import functional
 
     return _run("3.1", _check_im2col, verbose, im2col_fn=im2col_fn or functional.im2col)

@@ -26,20 +26,49 @@ from . import nn
 IMAGE_SHAPE = (1, 28, 28)
 
 
-def _layer_classes() -> tuple[type, type]:
-    """`(PreActBlock, BatchNorm2d)`, or their fast twins from `nn.fused` (BatchNorm + SiLU in
-    one step, same results; what `nn.data_parallel` needs) where the package has them. The
-    student release does not: that module holds the answers to the BatchNorm and SiLU
-    exercises."""
-    fused = nn.instructor_module("fused")
-    if fused is None:
-        return nn.PreActBlock, nn.BatchNorm2d
-    return fused.FusedPreActBlock, fused.FusedBatchNorm2d
+ENGINES = ("plain", "fast")  # the NumPy engines: nn/'s textbook layers, or lab01_utils.fast
+
+
+def fast_engine():
+    """The `lab01_utils.fast` package, or None where this package has none (the student
+    release, which holds only the textbook engine)."""
+    try:
+        from . import fast
+    except ImportError as exc:
+        if exc.name not in (f"{__package__}.fast", f"{__package__}.fast.fused"):
+            raise
+        return None
+    return fast
+
+
+def available_engines() -> tuple[str, ...]:
+    """The NumPy engines this package has: ("plain", "fast"), or ("plain",) in the release."""
+    return ENGINES if fast_engine() is not None else ENGINES[:1]
+
+
+def resolve_engine(engine: str) -> str:
+    """ "plain" or "fast" as asked; "auto": the fastest engine this package has. A clear
+    ValueError for anything else, or for "fast" where the package has no fast engine."""
+    if engine == "auto":
+        return available_engines()[-1]
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of auto, {', '.join(ENGINES)}; got {engine!r}")
+    if engine not in available_engines():
+        raise ValueError(
+            "engine 'fast' needs lab01_utils/fast/, which this package does not have (the "
+            "student release runs the textbook engine, engine='plain')"
+        )
+    return engine
 
 
 def _as_images(x, layer: str):
     """`(N, 784)` or `(N, 1, 28, 28)` -> `(N, 1, 28, 28)`, with a clear error otherwise."""
     shape = tuple(x.shape)
+    if not np.issubdtype(np.asarray(x).dtype, np.floating):
+        raise TypeError(
+            f"{layer}: expected floating-point images in [0, 1], got dtype {np.asarray(x).dtype}; "
+            "convert raw pixels with lab01_utils.data.to_images (x.astype(np.float32) / 255)"
+        )
     if len(shape) == 2 and shape[1] == 784:
         return x.reshape(shape[0], *IMAGE_SHAPE)
     if len(shape) == 4 and shape[1:] == IMAGE_SHAPE:
@@ -65,18 +94,17 @@ class PreActResNet(nn.Module):
         w1, w2, w3 = (int(w) for w in widths)
         self.widths, self.num_classes = (w1, w2, w3), num_classes
         self.stem = nn.Conv2d(1, w1, 3, padding=1, bias=False, rng=rng, dtype=dtype)
-        block, batchnorm = _layer_classes()
         stages, c_in = [], w1
         for w in (w1, w2, w3):
             stages.append(
                 nn.Sequential(
-                    block(c_in, w, stride=2, rng=rng, dtype=dtype),
-                    block(w, w, stride=1, rng=rng, dtype=dtype),
+                    nn.PreActBlock(c_in, w, stride=2, rng=rng, dtype=dtype),
+                    nn.PreActBlock(w, w, stride=1, rng=rng, dtype=dtype),
                 )
             )
             c_in = w
         self.layer1, self.layer2, self.layer3 = stages
-        self.bn = batchnorm(w3, dtype=dtype)
+        self.bn = nn.BatchNorm2d(w3, dtype=dtype)
         self.act = nn.SiLU()
         self.pool = nn.GlobalAvgPool2d()
         self.fc = nn.Linear(w3, num_classes, rng=rng, dtype=dtype)
@@ -108,12 +136,14 @@ class PreActResNet(nn.Module):
 
     def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Fill every parameter's `.grad`; return dx (the input's shape), or None when
-        `input_grad=False` (training needs no image gradient, and skipping it saves the stem's
-        most expensive step)."""
+        `input_grad=False` (training needs no image gradient; the fast engine's stem then
+        skips computing it, its most expensive step)."""
         self.stem.input_grad = input_grad
         for _, layer in reversed(self.body()):
             dy = layer.backward(dy)
-        return None if dy is None else np.ascontiguousarray(dy).reshape(self._in_shape)
+        if dy is None or not input_grad:  # the textbook stem computes dx regardless
+            return None
+        return np.ascontiguousarray(dy).reshape(self._in_shape)
 
 
 def residual_branch_ends(model) -> list[str]:
@@ -127,12 +157,19 @@ def build_numpy_model(
     num_classes: int = 10,
     seed: int = 0,
     zero_init_residual: bool = False,
+    engine: str = "plain",
 ) -> PreActResNet:
     """Task 1's model, float32, initialised like torch's defaults from `seed`.
 
     `zero_init_residual=True` then zeroes the last conv of every residual branch, so each
-    block starts as its shortcut (Goyal et al., 2017; torchvision's option of that name)."""
+    block starts as its shortcut (Goyal et al., 2017; torchvision's option of that name).
+    `engine`: "plain" (the textbook layers of `nn/`), "fast" (`lab01_utils.fast`: the same
+    model and weights, its layers channels-last, threaded and fused) or "auto" (the fastest
+    this package has)."""
+    engine = resolve_engine(engine)
     model = PreActResNet(widths, num_classes, seed)
+    if engine == "fast":
+        fast_engine().accelerate(model)
     if zero_init_residual:
         params = dict(model.named_parameters())
         for key in residual_branch_ends(model):

@@ -24,7 +24,7 @@ from matplotlib.ticker import MaxNLocator
 from .augment import apply_augmentation
 from .data import CLASS_NAMES, to_images
 from .models import build_numpy_model, torch_state_to_numpy
-from .nn import Sequential, im2col, sigmoid
+from .nn import Sequential, sigmoid
 from .optim import multistep_lr
 
 __all__ = [
@@ -456,7 +456,13 @@ def plot_im2col(
     if x is None:
         x = np.arange(1, 17, dtype=np.float64).reshape(4, 4)
     x = np.asarray(x, dtype=np.float64)
-    cols = im2col(x[None, :, :, None], kernel_size, stride, padding)  # (H_out*W_out, k*k)
+    # torch's unfold builds the picture, so it draws before Exercise 3.1 is done
+    import torch
+
+    windows = torch.nn.functional.unfold(
+        torch.from_numpy(x[None, None]), kernel_size, padding=padding, stride=stride
+    )  # (1, k*k, H_out*W_out)
+    cols = windows[0].T.numpy()  # (H_out*W_out, k*k): what im2col gives for one channel
     xp = np.pad(x, padding)
     k = kernel_size
     fig = Figure(figsize=(3 + 0.45 * cols.shape[1], max(3.2, 0.4 * cols.shape[0] + 1)))

@@ -71,16 +71,22 @@ SKIP_NAMES = {
     ".DS_Store",
 }
 SKIP_SUFFIXES = (".pyc", ".pyo")
-# The fast path of the pre-activation blocks (BatchNorm + SiLU in one step) is instructor-only
-# too: it holds the BatchNorm and SiLU answers (the release's model uses the plain blocks), and
-# so is the multi-process engine, whose BatchNorm statistics go through it.
+# The fast engine (lab01_utils/fast/: channels-last, threads, BatchNorm + SiLU fused, one
+# process per core) is instructor-only too: its layers compute what the exercises ask for, so
+# they hold the answers. The release trains with the textbook layers of nn/ alone.
 INSTRUCTOR_ONLY = (
     "tests/test_release.py",
     "tests/test_checks.py",
-    "lab01_utils/nn/fused.py",
+    "lab01_utils/fast",
+    "tests/test_fast_layers.py",
     "tests/test_fused.py",
-    "lab01_utils/nn/data_parallel.py",  # needs fused.py's BatchNorm
+    "tests/test_parallel.py",
     "tests/test_data_parallel.py",
+    "tests/test_fast_benchmarks.py",
+    "benchmarks/ab_revision.py",  # needs git, and times the fast engine like the others:
+    "benchmarks/ab_setting.py",
+    "benchmarks/compare_layers.py",
+    "benchmarks/profile_step.py",
 )
 
 # Written into the release so that a regeneration may replace it (and nothing else).
@@ -285,7 +291,15 @@ def release_files(src: Path) -> list[Path]:
                     continue
                 if path.is_file() and not path.name.endswith(SKIP_SUFFIXES):
                     files.append(rel)
-    return sorted(f for f in files if f.as_posix() not in INSTRUCTOR_ONLY)
+    return sorted(f for f in files if not _instructor_only(f))
+
+
+def _instructor_only(rel: Path) -> bool:
+    """Whether `rel` is, or lies in a folder that is, in `INSTRUCTOR_ONLY`."""
+    return any(
+        rel.as_posix() == entry or rel.as_posix().startswith(entry + "/")
+        for entry in INSTRUCTOR_ONLY
+    )
 
 
 @dataclass

@@ -31,11 +31,24 @@ import numpy as np
 from . import nn
 from .data import MiniBatchLoader, load_sample, load_with_source, to_images
 from .files import atomic_write, atomic_write_text
-from .models import build_numpy_model, build_torch_model, torch_state_to_numpy
+from .models import (
+    ENGINES,
+    build_numpy_model,
+    build_torch_model,
+    fast_engine,
+    resolve_engine,
+    torch_state_to_numpy,
+)
 from .optim import SGD, MultiStepLR
 
 TASK_DIRS = {"numpy": "task1_numpy", "torch": "task2_torch"}
-FREE = ("epochs", "device", "torch_threads", "numpy_processes")  # a resumed run may change these
+FREE = (
+    "epochs",
+    "device",
+    "torch_threads",
+    "numpy_engine",
+    "numpy_processes",
+)  # a resumed run may change these
 PROFILES = ("quick", "full")
 
 
@@ -83,7 +96,8 @@ class TrainConfig:
     eval_batch_size: int = 100
     device: str = "auto"  # torch only: auto | cpu | cuda
     torch_threads: int | None = None
-    numpy_processes: int = 1  # Task 1 on this many processes (nn/data_parallel.py)
+    numpy_engine: str = "auto"  # Task 1: plain (nn/), fast (lab01_utils/fast/), auto (fastest)
+    numpy_processes: int = 1  # Task 1 on this many processes (fast/data_parallel.py)
 
     def __post_init__(self) -> None:
         self.milestones = tuple(int(m) for m in self.milestones)
@@ -113,6 +127,10 @@ class TrainConfig:
             problems.append(f"flip_prob must lie in [0, 1], got {self.flip_prob}")
         if not 0.0 <= self.erase_prob <= 1.0:
             problems.append(f"erase_prob must lie in [0, 1], got {self.erase_prob}")
+        if self.numpy_engine not in ("auto", *ENGINES):
+            problems.append(
+                f"numpy_engine must be auto, {', '.join(ENGINES)}; got {self.numpy_engine!r}"
+            )
         if self.numpy_processes < 1:
             problems.append(f"numpy_processes must be >= 1, got {self.numpy_processes}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -179,8 +197,14 @@ class NumpyEngine:
     checkpoint_name = "checkpoint.npz"
 
     def __init__(self, cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
+        self.engine = resolve_engine(cfg.numpy_engine)
+        if cfg.numpy_processes > 1 and self.engine != "fast":
+            raise ValueError(
+                f"numpy_processes={cfg.numpy_processes} needs the fast engine (its BatchNorm "
+                f"shares statistics between processes); engine {self.engine!r} runs in one"
+            )
         self.model = build_numpy_model(
-            cfg.widths, cfg.num_classes, cfg.seed, cfg.zero_init_residual
+            cfg.widths, cfg.num_classes, cfg.seed, cfg.zero_init_residual, engine=self.engine
         )
         if init_state is not None:
             self.model.load_state_dict(init_state)
@@ -195,16 +219,21 @@ class NumpyEngine:
         self.scheduler = MultiStepLR(self.optimizer, cfg.milestones, cfg.gamma)
         self.device = "cpu"
         # What runs the model: the model itself, or the model on several processes, each on
-        # its share of every batch (same results to round-off; see nn/data_parallel.py).
+        # its share of every batch (same results to round-off; see fast/data_parallel.py).
         self.net = self.model
         if cfg.numpy_processes > 1:
-            data_parallel = nn.instructor_module("data_parallel")
-            if data_parallel is None:
-                raise ValueError(
-                    "numpy_processes > 1 needs lab01_utils/nn/data_parallel.py, which this "
-                    "package does not have"
-                )
-            self.net = data_parallel.DataParallel(self.model, processes=cfg.numpy_processes)
+            from .fast.data_parallel import DataParallel
+
+            self.net = DataParallel(self.model, processes=cfg.numpy_processes)
+
+    def describe(self) -> str:
+        """The engine in words, for the run's first line."""
+        if self.engine == "plain":
+            only = "" if fast_engine() is not None else ", the only engine of this package"
+            return f"the textbook layers (nn/){only}"
+        if self.net is not self.model:
+            return f"the fast engine on {self.net.world} processes"
+        return "the fast engine"
 
     def get_lr(self) -> float:
         return self.optimizer.lr
@@ -353,7 +382,7 @@ def make_engine(cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = Non
     if init_state is None:
         init_state = build_numpy_model(
             cfg.widths, cfg.num_classes, cfg.seed, cfg.zero_init_residual
-        ).state_dict()
+        ).state_dict()  # the plain model's initialisation: the fast engine's is the same
     return (NumpyEngine if cfg.task == "numpy" else TorchEngine)(cfg, init_state)
 
 
@@ -540,7 +569,7 @@ def train(
     log_path = run_dir / "train.log"
     atomic_write_text(log_path, "".join(format_log_line(r) + "\n" for r in history))
     if not quiet:
-        where = f" on {engine.device}" if cfg.task == "torch" else ""
+        where = f" on {engine.device}" if cfg.task == "torch" else f", {engine.describe()}"
         print(
             f"Task {'1 (NumPy)' if cfg.task == 'numpy' else '2 (PyTorch)'}{where}: "
             f"{len(ytr):,} train / {len(yte):,} test images ({source}), "
@@ -670,13 +699,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="torch only")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument(
+        "--engine",
+        choices=["auto", *ENGINES],
+        default="auto",
+        help="Task 1's engine: plain (the textbook layers of nn/), fast (lab01_utils/fast/: "
+        "channels-last, threaded, fused; same results), auto (the fastest this package has)",
+    )
+    p.add_argument(
         "--processes",
         type=int,
         default=None,
-        help="Task 1 on this many processes, each on its share of every batch (1)",
+        help="Task 1 on this many processes, each on its share of every batch (fast engine "
+        "only). Default: one per core on Linux with the fast engine, else 1",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     return p
+
+
+def cli_processes(engine: str, processes: int | None) -> int:
+    """`--processes`, or where it is not given, the command line's default: one process per
+    core where the fast engine runs and forking is safe (`fast.default_processes`), else 1."""
+    if processes is not None:
+        return processes
+    fast = fast_engine()
+    if fast is None or engine == "plain":
+        return 1
+    return fast.default_processes()
 
 
 def config_from_args(args: argparse.Namespace, task: str) -> TrainConfig:
@@ -699,7 +747,8 @@ def config_from_args(args: argparse.Namespace, task: str) -> TrainConfig:
         "train_limit": args.train_limit,
         "device": args.device,
         "torch_threads": args.threads,
-        "numpy_processes": args.processes,
+        "numpy_engine": args.engine,
+        "numpy_processes": cli_processes(args.engine, args.processes),
     }
     return TrainConfig.for_profile(args.profile or default_profile(), args.recipe, **overrides)
 

@@ -18,12 +18,7 @@ from lab01_utils import train as train_mod
 from lab01_utils.augment import _per_image
 from lab01_utils.nn import BatchNorm2d, Conv2d, CrossEntropyLoss, Linear, PreActBlock, SiLU
 from lab01_utils.nn.activation import sigmoid
-from lab01_utils.nn.functional import (
-    check_input,
-    conv_output_size,
-    nchw_view,
-    nhwc,
-)
+from lab01_utils.nn.functional import check_input, conv_output_size
 from lab01_utils.optim import SGD
 
 PACKAGE = Path(checks.__file__).resolve().parent
@@ -39,45 +34,42 @@ def assert_caught(result: checks.CheckResult, *needles: str) -> None:
 
 
 # ----------------------------------------------------------------------------- the classic mistakes
+def _batchnorm_train_forward(bn, x, normalise_var, running_var):
+    """The solution's training forward with the variance used to normalise and the one fed
+    to running_var chosen by the caller (`(var_biased, m) -> var`)."""
+    axes, b = (0, 2, 3), (None, slice(None), None, None)
+    m = x.size // x.shape[1]
+    mean = x.mean(axis=axes)
+    var = ((x - mean[b]) ** 2).mean(axis=axes)
+    mom = bn.momentum
+    bn.running_mean = (1 - mom) * bn.running_mean + mom * mean
+    bn.running_var = (1 - mom) * bn.running_var + mom * running_var(var, m)
+    bn.num_batches_tracked = bn.num_batches_tracked + 1
+    var_n = normalise_var(var, m)
+    invstd = 1.0 / np.sqrt(var_n + bn.eps)
+    xhat = (x - mean[b]) * invstd[b]
+    bn.cache = (xhat, invstd, True)
+    return bn.weight.data[b] * xhat + bn.bias.data[b]
+
+
 class BatchNormBiasedRunningVar(BatchNorm2d):
     """The solution's training forward, but running_var takes the biased variance."""
 
     def forward(self, x):
-        n, c, h, w = x.shape
-        x2 = nhwc(x).reshape(-1, c)
-        m = x2.shape[0]
-        mean = x2.mean(axis=0)
-        xc = x2 - mean
-        var = (xc**2).mean(axis=0)
-        mom = self.momentum
-        self._buffers["running_mean"] = (1 - mom) * self.running_mean + mom * mean
-        self._buffers["running_var"] = (1 - mom) * self.running_var + mom * var  # planted
-        self._buffers["num_batches_tracked"] = self.num_batches_tracked + 1
-        invstd = 1.0 / np.sqrt(var + self.eps)
-        self._cache = (xc, invstd, True)
-        y = xc * (self.weight.data * invstd) + self.bias.data
-        assert m > 1
-        return nchw_view(y.reshape(n, h, w, c))
+        return _batchnorm_train_forward(
+            self,
+            x,
+            lambda v, m: v,
+            lambda v, m: v,  # planted: running_var biased
+        )
 
 
 class BatchNormUnbiasedNormalisation(BatchNorm2d):
     """Normalises with the unbiased variance (and feeds that one to running_var)."""
 
     def forward(self, x):
-        n, c, h, w = x.shape
-        x2 = nhwc(x).reshape(-1, c)
-        m = x2.shape[0]
-        mean = x2.mean(axis=0)
-        xc = x2 - mean
-        var = (xc**2).sum(axis=0) / (m - 1)  # planted: M - 1 in the normalisation
-        mom = self.momentum
-        self._buffers["running_mean"] = (1 - mom) * self.running_mean + mom * mean
-        self._buffers["running_var"] = (1 - mom) * self.running_var + mom * var
-        self._buffers["num_batches_tracked"] = self.num_batches_tracked + 1
-        invstd = 1.0 / np.sqrt(var + self.eps)
-        self._cache = (xc, invstd, True)
-        y = xc * (self.weight.data * invstd) + self.bias.data
-        return nchw_view(y.reshape(n, h, w, c))
+        unbiased = lambda v, m: v * m / (m - 1)  # noqa: E731
+        return _batchnorm_train_forward(self, x, unbiased, unbiased)  # planted: M - 1
 
 
 class BatchNormKerasMomentum(BatchNorm2d):
@@ -91,18 +83,21 @@ class BatchNormKerasMomentum(BatchNorm2d):
         mom = self.momentum
         new_mean = (self.running_mean - (1 - mom) * old_mean) / mom  # the batch mean
         new_var = (self.running_var - (1 - mom) * old_var) / mom
-        self._buffers["running_mean"] = mom * old_mean + (1 - mom) * new_mean  # planted
-        self._buffers["running_var"] = mom * old_var + (1 - mom) * new_var
+        self.running_mean = mom * old_mean + (1 - mom) * new_mean  # planted
+        self.running_var = mom * old_var + (1 - mom) * new_var
         return y
 
 
 class ConvFlippedKernel(Conv2d):
     """The solution's forward with the kernel flipped in space (a true convolution)."""
 
-    def _weight_matrix(self):
-        k, c_in = self.kernel_size, self.in_channels
-        w = self.weight.data[:, :, ::-1, ::-1]  # planted
-        return w.transpose(2, 3, 1, 0).reshape(k * k * c_in, self.out_channels)
+    def forward(self, x):
+        weight = self.weight.data
+        self.weight.data = weight[:, :, ::-1, ::-1].copy()  # planted
+        try:
+            return super().forward(x)
+        finally:
+            self.weight.data = weight
 
 
 class ConvWithoutBias(Conv2d):
@@ -113,17 +108,16 @@ class ConvWithoutBias(Conv2d):
 
 def col2im_uncropped(dcols, x_shape, kernel_size, stride, padding):
     """The solution's col2im without the final crop of the padding border."""
-    n, h, w, c = x_shape
-    k = kernel_size
-    h_out = conv_output_size(h, k, stride, padding)
-    w_out = conv_output_size(w, k, stride, padding)
-    d = dcols.reshape(n, h_out, w_out, k, k, c)
-    dxp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=dcols.dtype)
-    for i in range(k):
-        for j in range(k):
-            dxp[:, i : i + stride * h_out : stride, j : j + stride * w_out : stride, :] += d[
-                :, :, :, i, j, :
-            ]
+    n, c, h, w = x_shape
+    k, s, p = kernel_size, stride, padding
+    h_out, w_out = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
+    d = dcols.reshape(n, h_out, w_out, c, k, k)
+    dxp = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=dcols.dtype)
+    for u in range(k):
+        for v in range(k):
+            dxp[:, :, u : u + s * h_out : s, v : v + s * w_out : s] += d[..., u, v].transpose(
+                0, 3, 1, 2
+            )
     return dxp  # planted: the padding border is still on
 
 
@@ -131,24 +125,20 @@ class ConvBackwardUncropped(Conv2d):
     """Backward through col2im that forgets to crop the padding."""
 
     def backward(self, dy):
-        k, s, p = self.kernel_size, self.stride, self.padding
-        dy2 = nhwc(dy).reshape(-1, self.out_channels)
-        c_out, c_in = self.out_channels, self.in_channels
-        cols = np.concatenate([c for _, c in self._cols])  # forward's (rows, cols) slices
-        dw = cols.T @ dy2
-        self.weight.grad = np.ascontiguousarray(dw.reshape(k, k, c_in, c_out).transpose(3, 2, 0, 1))
+        x_shape, cols = self.cache
+        dy2 = dy.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)
+        w_mat = self.weight.data.reshape(self.out_channels, -1)
+        self.weight.grad = (dy2.T @ cols).reshape(self.weight.data.shape)
         if self.bias is not None:
             self.bias.grad = dy2.sum(axis=0)
-        dcols = dy2 @ self._weight_matrix().T  # (N*H_out*W_out, k*k*C_in)
-        dx = col2im_uncropped(dcols, self._x_shape, k, s, p)
-        return nchw_view(np.ascontiguousarray(dx))
+        return col2im_uncropped(dy2 @ w_mat, x_shape, self.kernel_size, self.stride, self.padding)
 
 
 class CrossEntropyNotAveraged(CrossEntropyLoss):
     """The solution's backward without the 1/N of the mean."""
 
     def backward(self, dy=1.0):
-        logp, y = self._cache
+        logp, y = self.cache
         n = logp.shape[0]
         d = np.exp(logp)
         d[np.arange(n), y] -= 1.0
@@ -160,7 +150,7 @@ class SiLUInPlaceBackward(SiLU):
     """The right dx, computed into the caller's dy."""
 
     def backward(self, dy):
-        x, s = self._cache
+        x, s = self.cache
         dy *= s * (1.0 + x * (1.0 - s))  # planted: dy is the caller's array
         return dy
 
@@ -170,14 +160,14 @@ class SiLUInPlaceForward(SiLU):
 
     def forward(self, x):
         s = sigmoid(x)
-        self._cache = (x.copy(), s)
+        self.cache = (x.copy(), s)
         x *= s  # planted
         return x
 
 
 class SiLUNoProductRule(SiLU):
     def backward(self, dy):
-        x, s = self._cache
+        x, s = self.cache
         return dy * s  # planted: d(x * s)/dx is not s
 
 

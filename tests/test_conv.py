@@ -20,7 +20,6 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from lab01_utils.nn import Conv2d, col2im, conv2d_naive, conv_output_size, im2col
-from lab01_utils.nn.functional import pad_nhwc
 
 
 # ----------------------------------------------------------------------------- torch parity
@@ -37,7 +36,8 @@ def test_parity_with_torch(rng, dtype, training, kernel_size, stride, padding, b
     compare_with_torch(layer, twin, x, dtype, training, rng)
 
 
-def test_channels_last_input_and_dy_give_the_same_results(rng):
+def test_any_memory_order_of_x_and_dy_gives_the_same_results(rng):
+    # NCHW values stored channels-last (a transposed view): the layer must not care.
     layer = Conv2d(3, 5, 3, stride=1, padding=1, rng=rng, dtype=np.float64)
     x = rng.standard_normal((2, 3, 6, 5))
     dy = rng.standard_normal((2, 5, 6, 5))
@@ -139,10 +139,10 @@ def test_property_im2col_col2im_adjoint(case):
     assume(valid(case))
     rng = np.random.default_rng(case["seed"])
     k, s, p = case["k"], case["stride"], case["padding"]
-    x = rng.standard_normal((case["n"], case["h"], case["w"], case["c_in"]))  # (N, H, W, C)
+    x = rng.standard_normal((case["n"], case["c_in"], case["h"], case["w"]))  # (N, C, H, W)
     cols = im2col(x, k, s, p)
     h_out, w_out = conv_output_size(case["h"], k, s, p), conv_output_size(case["w"], k, s, p)
-    assert cols.shape == (case["n"] * h_out * w_out, k * k * case["c_in"])
+    assert cols.shape == (case["n"] * h_out * w_out, case["c_in"] * k * k)
     c = rng.standard_normal(cols.shape)
     back = col2im(c, x.shape, k, s, p)
     assert back.shape == x.shape
@@ -151,29 +151,35 @@ def test_property_im2col_col2im_adjoint(case):
     assert abs(lhs - rhs) <= ROUNDOFF_RTOL_F64 * max(scale, 1.0)
 
 
+@PROPERTY_SETTINGS
+@given(case=conv_cases)
+def test_property_im2col_and_col2im_equal_torch_unfold_and_fold(case):
+    assume(valid(case))
+    rng = np.random.default_rng(case["seed"])
+    k, s, p = case["k"], case["stride"], case["padding"]
+    x = rng.standard_normal((case["n"], case["c_in"], case["h"], case["w"]))
+    cols = im2col(x, k, s, p)
+    # unfold: (N, C*k*k, L) with columns (c, u, v); im2col: (N*L, C*k*k)
+    want = F.unfold(torch.from_numpy(x), k, padding=p, stride=s).permute(0, 2, 1)
+    np.testing.assert_array_equal(cols, want.reshape(cols.shape).numpy())
+    dcols = rng.standard_normal(cols.shape)
+    folded = F.fold(
+        torch.from_numpy(dcols).reshape(case["n"], -1, cols.shape[1]).permute(0, 2, 1),
+        (case["h"], case["w"]),
+        k,
+        padding=p,
+        stride=s,
+    )
+    assert_close(col2im(dcols, x.shape, k, s, p), folded, PARITY_RTOL_F64, "col2im vs fold")
+
+
 def test_im2col_rows_are_windows():
-    """One explicit window: row order (n, h_out, w_out), column order (kh, kw, c)."""
-    x = np.arange(2 * 4 * 5 * 3, dtype=np.float64).reshape(2, 4, 5, 3)  # (N, H, W, C)
+    """One explicit window: row order (n, h_out, w_out), column order (c, u, v)."""
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5)  # (N, C, H, W)
     cols = im2col(x, 3, 2, 1)  # H_out = 2, W_out = 3
-    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     row = (1 * 2 + 1) * 3 + 2  # n=1, h_out=1, w_out=2
-    np.testing.assert_array_equal(cols[row], xp[1, 2:5, 4:7, :].reshape(-1))
-
-
-@pytest.mark.parametrize("padding", [1, 2, 3])
-def test_pad_nhwc_equals_np_pad_even_on_dirty_memory(rng, monkeypatch, padding):
-    # pad_nhwc zeroes only the border of an uninitialised array, which may hold an earlier
-    # array's values: make every np.empty return NaNs, so a border left unset shows.
-    real_empty = np.empty
-    monkeypatch.setattr(np, "empty", lambda *a, **k: np.full_like(real_empty(*a, **k), np.nan))
-    x = rng.standard_normal((3, 5, 4, 2))
-    out = pad_nhwc(x, padding)
-    np.testing.assert_array_equal(out, np.pad(x, ((0, 0), *[(padding, padding)] * 2, (0, 0))))
-
-
-def test_pad_nhwc_without_padding_returns_the_input(rng):
-    x = rng.standard_normal((2, 3, 3, 1))
-    assert pad_nhwc(x, 0) is x
+    np.testing.assert_array_equal(cols[row], xp[1, :, 2:5, 4:7].reshape(-1))
 
 
 def test_conv2d_naive_is_cross_correlation():
@@ -185,19 +191,6 @@ def test_conv2d_naive_is_cross_correlation():
 
 
 # ----------------------------------------------------------------------------- behaviour
-def test_input_grad_false_returns_none_with_the_same_parameter_grads(rng):
-    layer = Conv2d(2, 3, 3, stride=2, padding=1, rng=rng, dtype=np.float64)
-    x = rng.standard_normal((2, 2, 6, 6))
-    dy = rng.standard_normal(layer(x).shape)
-    layer.backward(dy)
-    dw, db = layer.weight.grad.copy(), layer.bias.grad.copy()
-    layer.input_grad = False
-    layer(x)
-    assert layer.backward(dy) is None
-    np.testing.assert_array_equal(layer.weight.grad, dw)
-    np.testing.assert_array_equal(layer.bias.grad, db)
-
-
 @pytest.mark.parametrize(
     "kernel_size, stride, padding", [(3, 1, 1), (3, 2, 1), (1, 1, 0), (1, 2, 0)]
 )

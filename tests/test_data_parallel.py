@@ -1,4 +1,4 @@
-"""Tests for lab01_utils/nn/data_parallel.py: the model run by several processes, each on its
+"""Tests for lab01_utils/fast/data_parallel.py: the model run by several processes, each on its
 share of the batch, gives what the one-process model gives (logits, input gradient, every
 parameter gradient, BatchNorm's running statistics), in training and eval mode and over
 several optimizer steps; a failing or vanished worker is reported, and the workers stop."""
@@ -12,31 +12,19 @@ import numpy as np
 import pytest
 from helpers import PARITY_RTOL_F32, PARITY_RTOL_F64, rel_error
 
-from lab01_utils.nn import instructor_module
-
-if instructor_module("data_parallel") is None:
-    pytest.skip("this lab01_utils has no nn/data_parallel.py", allow_module_level=True)
-
-from lab01_utils.models import build_numpy_model  # noqa: E402
-from lab01_utils.nn import (  # noqa: E402
-    Conv2d,
-    CrossEntropyLoss,
-    GlobalAvgPool2d,
-    Linear,
-    Module,
-    SiLU,
-    data_parallel,
-)
-from lab01_utils.nn.data_parallel import DataParallel, WorkerError  # noqa: E402
-from lab01_utils.nn.fused import FusedBatchNorm2d  # noqa: E402
-from lab01_utils.optim import SGD  # noqa: E402
+from lab01_utils.fast import collective
+from lab01_utils.fast.data_parallel import DataParallel, WorkerError
+from lab01_utils.fast.fused import FusedBatchNorm2d
+from lab01_utils.models import build_numpy_model
+from lab01_utils.nn import Conv2d, CrossEntropyLoss, GlobalAvgPool2d, Linear, Module, SiLU
+from lab01_utils.optim import SGD
 
 WIDTHS = (8, 12, 16)  # a small model: the tests fork processes that each run it
 
 
 def models(dtype):
-    ref = build_numpy_model(widths=WIDTHS, seed=3).to(dtype)
-    ours = build_numpy_model(widths=WIDTHS, seed=3).to(dtype)
+    ref = build_numpy_model(widths=WIDTHS, seed=3, engine="fast").to(dtype)
+    ours = build_numpy_model(widths=WIDTHS, seed=3, engine="fast").to(dtype)
     return ref, ours
 
 
@@ -111,7 +99,7 @@ def test_one_process_is_the_model_itself(rng):
 
 
 def test_bad_input_is_named(rng, closing):
-    dp = DataParallel(build_numpy_model(widths=WIDTHS), processes=2, max_batch=8)
+    dp = DataParallel(build_numpy_model(widths=WIDTHS, engine="fast"), processes=2, max_batch=8)
     closing.append(dp)
     with pytest.raises(ValueError, match=r"expected images .* got shape \(4, 3, 28, 28\)"):
         dp(np.zeros((4, 3, 28, 28), dtype=np.float32))
@@ -123,7 +111,7 @@ def test_bad_input_is_named(rng, closing):
     with pytest.raises(ValueError, match=r"dy has shape \(3, 10\), expected \(4, 10\)"):
         dp.backward(np.zeros((3, 10), dtype=np.float32))
     with pytest.raises(ValueError, match="processes must be a positive int"):
-        DataParallel(build_numpy_model(widths=WIDTHS), processes=0)
+        DataParallel(build_numpy_model(widths=WIDTHS, engine="fast"), processes=0)
 
 
 class _ColourNet(Module):
@@ -179,18 +167,18 @@ def test_image_shape_sets_the_shared_buffer_and_the_workers_batches(rng, closing
 def test_a_model_with_plain_batchnorm_is_refused():
     from lab01_utils.nn import BatchNorm2d
 
-    model = build_numpy_model(widths=WIDTHS)
+    model = build_numpy_model(widths=WIDTHS, engine="fast")
     model.bn = BatchNorm2d(WIDTHS[-1])
     with pytest.raises(ValueError, match=r"BatchNorm layers \['bn'\] cannot share"):
         DataParallel(model, processes=2)
 
 
 def test_a_worker_error_reaches_the_caller_and_the_next_step_works(rng, closing, monkeypatch):
-    model = build_numpy_model(widths=WIDTHS)
+    model = build_numpy_model(widths=WIDTHS, engine="fast")
     real = type(model.fc).forward
 
     def fc_forward(self, x):  # fails in worker 1 only (the fork copies this patch)
-        if data_parallel.active() and data_parallel._group.rank == 1 and x.shape[0] == 5:
+        if collective.active() and collective._group.rank == 1 and x.shape[0] == 5:
             raise ArithmeticError("planted in worker 1")
         return real(self, x)
 
@@ -203,7 +191,7 @@ def test_a_worker_error_reaches_the_caller_and_the_next_step_works(rng, closing,
 
 
 def test_an_error_here_stops_the_workers_share_and_the_next_step_works(rng, closing):
-    model = build_numpy_model(widths=WIDTHS)
+    model = build_numpy_model(widths=WIDTHS, engine="fast")
     dp = DataParallel(model, processes=2)
     closing.append(dp)
     real = model.fc.forward
@@ -215,7 +203,7 @@ def test_an_error_here_stops_the_workers_share_and_the_next_step_works(rng, clos
 
 
 def test_a_vanished_worker_is_reported_and_close_reaps_the_rest(rng):
-    dp = DataParallel(build_numpy_model(widths=WIDTHS), processes=3)
+    dp = DataParallel(build_numpy_model(widths=WIDTHS, engine="fast"), processes=3)
     pids = list(dp._group.pids)
     os.kill(pids[0], signal.SIGKILL)
     with pytest.raises(WorkerError, match="worker 1 .* exited"):

@@ -1,4 +1,4 @@
-"""Tests for lab01_utils/nn/fused.py: BatchNorm2d + SiLU as one step gives what the two
+"""Tests for lab01_utils/fast/fused.py: BatchNorm2d + SiLU as one step gives what the two
 modules give one after the other (forward, running statistics, dx, parameter gradients), in
 training and eval mode, whatever the grouping of images and the thread count; and the shifted
 one-pass variance holds float32 accuracy where E[x^2] - E[x]^2 would not."""
@@ -10,14 +10,9 @@ import pytest
 import torch
 from helpers import PARITY_RTOL_F32, PARITY_RTOL_F64, channels_last, randomize, rel_error
 
-from lab01_utils.nn import instructor_module
-
-if instructor_module("fused") is None:
-    # A student's package (the release leaves the fast path out): nothing to test here.
-    pytest.skip("this lab01_utils has no nn/fused.py", allow_module_level=True)
-
-from lab01_utils.models import build_numpy_model  # noqa: E402
-from lab01_utils.nn import BatchNorm2d, PreActBlock, SiLU, fused, parallel  # noqa: E402
+from lab01_utils.fast import fused, parallel
+from lab01_utils.models import build_numpy_model
+from lab01_utils.nn import BatchNorm2d, PreActBlock, SiLU
 
 
 def pair(rng, c: int, dtype) -> tuple[BatchNorm2d, SiLU]:
@@ -182,8 +177,8 @@ def test_fused_block_equals_the_plain_block(rng, training, c_in, c_out, stride):
         assert rel_error(value, ref_state[name]) < PARITY_RTOL_F64, name
 
 
-def test_the_model_uses_the_fused_block_and_it_needs_a_forward_first(rng):
-    model = build_numpy_model(seed=0)
+def test_the_fast_model_uses_the_fused_block_and_it_needs_a_forward_first(rng):
+    model = build_numpy_model(seed=0, engine="fast")
     assert all(
         isinstance(blk, fused.FusedPreActBlock)
         for stage in (model.layer1, model.layer2, model.layer3)

@@ -13,12 +13,12 @@ from helpers import (
     assert_close,
     assert_untouched,
     compare_with_torch,
-    is_channels_last,
     parity_rtol,
     randomize,
 )
 
 from lab01_utils.models import (
+    available_engines,
     build_numpy_model,
     build_torch_model,
     numpy_state_to_torch,
@@ -28,6 +28,9 @@ from lab01_utils.nn import CrossEntropyLoss
 from lab01_utils.optim import SGD
 
 SMALL = (4, 8, 8)  # widths for the tests that need a model but not the lab's size
+# The NumPy engines this package has: the textbook one (nn/), and the fast one where it is
+# here (not in the student release). Each parity test runs on each.
+ENGINES = available_engines()
 
 
 def images(rng, n: int, dtype=np.float32) -> np.ndarray:
@@ -37,14 +40,16 @@ def images(rng, n: int, dtype=np.float32) -> np.ndarray:
 # ----------------------------------------------------------------------------- torch parity
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("training", [True, False])
-def test_whole_model_parity_with_torch(rng, dtype, training):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_whole_model_parity_with_torch(rng, dtype, training, engine):
     """Logits, dx, every parameter gradient and every running statistic, lab-sized model."""
-    model = randomize(build_numpy_model(seed=1), rng, weights=False)
+    model = randomize(build_numpy_model(seed=1, engine=engine), rng, weights=False)
     compare_with_torch(model, build_torch_model(seed=2), images(rng, 4), dtype, training, rng)
 
 
-def test_whole_model_parity_after_several_training_forwards(rng):
-    model = randomize(build_numpy_model(SMALL, seed=1), rng, weights=False)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_whole_model_parity_after_several_training_forwards(rng, engine):
+    model = randomize(build_numpy_model(SMALL, seed=1, engine=engine), rng, weights=False)
     compare_with_torch(
         model, build_torch_model(SMALL), images(rng, 4), np.float64, True, rng, n_forwards=3
     )
@@ -59,8 +64,9 @@ def test_image_shaped_input_gives_the_same_logits(rng):
 
 
 @pytest.mark.parametrize("training", [True, False])
-def test_input_grad_false_returns_none_with_the_same_parameter_grads(rng, training):
-    model = build_numpy_model(SMALL).to(np.float64).train(training)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_input_grad_false_returns_none_with_the_same_parameter_grads(rng, training, engine):
+    model = build_numpy_model(SMALL, engine=engine).to(np.float64).train(training)
     x = images(rng, 3, np.float64)
     dlogits = rng.standard_normal((3, 10))
     model(x)
@@ -74,9 +80,12 @@ def test_input_grad_false_returns_none_with_the_same_parameter_grads(rng, traini
     assert model.backward(dlogits).shape == x.shape
 
 
-def test_training_steps_match_torch(rng):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_training_steps_match_torch(rng, engine):
     """Forward, cross-entropy, backward and SGD (momentum, nesterov, weight decay), 3 steps."""
-    model = randomize(build_numpy_model(SMALL, seed=3), rng, weights=False).to(np.float64)
+    model = randomize(build_numpy_model(SMALL, seed=3, engine=engine), rng, weights=False).to(
+        np.float64
+    )
     twin = build_torch_model(SMALL).double()
     twin.load_state_dict(numpy_state_to_torch(model.state_dict()))
     kwargs = {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": True}
@@ -178,8 +187,9 @@ def test_builders_are_seeded_and_leave_torch_rng_alone():
 
 # ----------------------------------------------------------------------------- behaviour
 @pytest.mark.parametrize("training", [True, False])
-def test_caller_arrays_untouched(rng, training):
-    model = build_numpy_model(SMALL).train(training)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_caller_arrays_untouched(rng, training, engine):
+    model = build_numpy_model(SMALL, engine=engine).train(training)
     x = images(rng, 3)
     dlogits = rng.standard_normal((3, 10)).astype(np.float32)
     copies = {"x": x.copy(), "dlogits": dlogits.copy()}
@@ -188,36 +198,9 @@ def test_caller_arrays_untouched(rng, training):
     assert_untouched({"x": x, "dlogits": dlogits}, copies)
 
 
-def test_every_activation_and_gradient_is_channels_last(rng):
-    # The engine's speed rests on channels-last memory (functional.py): a layer that returned
-    # NCHW memory would make the next one copy or run strided loops. Watch every 4-D array
-    # that passes between the leaf layers in a training step.
-    model = build_numpy_model(SMALL)
-    seen = []
-    for name, layer in model.named_modules():
-        if layer._modules:
-            continue
-
-        def watch(fn, where, name=name):
-            def wrapped(*args, **kwargs):
-                out = fn(*args, **kwargs)
-                if isinstance(out, np.ndarray) and out.ndim == 4:
-                    seen.append((f"{name}.{where}", is_channels_last(out)))
-                return out
-
-            return wrapped
-
-        layer.forward = watch(layer.forward, "forward")
-        layer.backward = watch(layer.backward, "backward")
-    loss = CrossEntropyLoss()
-    loss(model(images(rng, 4)), rng.integers(0, 10, 4))
-    model.backward(loss.backward())
-    assert len(seen) > 30, seen  # the watch saw the layers
-    assert [where for where, ok in seen if not ok] == []
-
-
-def test_backward_overwrites_grads(rng):
-    model = build_numpy_model(SMALL).to(np.float64)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_backward_overwrites_grads(rng, engine):
+    model = build_numpy_model(SMALL, engine=engine).to(np.float64)
     x, dlogits = images(rng, 3, np.float64), rng.standard_normal((3, 10))
     model(x)
     model.backward(dlogits)
@@ -294,3 +277,24 @@ def test_zero_init_residual_zeroes_each_branch_end_in_both_models():
     with torch.no_grad():
         expected = t(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(a(x), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_integer_pixels_are_refused_naming_the_dtype():
+    """Raw uint8 pixels would train at 10% accuracy; torch refuses integer input too."""
+    pixels = np.zeros((2, 784), dtype=np.uint8)
+    with pytest.raises(TypeError, match=r"PreActResNet.*uint8.*to_images"):
+        build_numpy_model(SMALL)(pixels)
+    with pytest.raises(RuntimeError):
+        build_torch_model(SMALL)(torch.from_numpy(pixels))
+
+
+def test_the_fast_engine_is_refused_where_the_package_has_none(monkeypatch):
+    from lab01_utils import models
+
+    monkeypatch.setattr(models, "fast_engine", lambda: None)
+    assert models.available_engines() == ("plain",)
+    assert models.resolve_engine("auto") == "plain"
+    with pytest.raises(ValueError, match="engine 'fast' needs lab01_utils/fast/"):
+        build_numpy_model(SMALL, engine="fast")
+    with pytest.raises(ValueError, match="engine must be one of auto, plain, fast; got 'turbo'"):
+        build_numpy_model(SMALL, engine="turbo")

@@ -139,7 +139,7 @@ def test_to_casts_floating_parameters_and_buffers_only(rng):
     assert state["0.num_batches_tracked"].dtype == np.int64
     assert all(v.dtype == np.float64 for k, v in state.items() if "num_batches" not in k)
     assert net(rng.standard_normal((2, 2, 3, 3)).astype(np.float32)).dtype == np.float64
-    assert net.to(np.float32)(np.ones((2, 2, 3, 3))).dtype == np.float32
+    assert net.to(np.float32)(np.ones((2, 2, 3, 3), dtype=np.float32)).dtype == np.float32
 
 
 def test_load_state_dict_missing_key_names_it(rng):

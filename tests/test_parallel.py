@@ -1,4 +1,4 @@
-"""The engine's batch-splitting threads (lab01_utils/nn/parallel.py): same results, any count."""
+"""The engine's batch-splitting threads (lab01_utils/fast/parallel.py): same results, any count."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from helpers import channels_last
 
+from lab01_utils.fast import parallel
 from lab01_utils.models import build_numpy_model
-from lab01_utils.nn import CrossEntropyLoss, parallel
+from lab01_utils.nn import CrossEntropyLoss
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ def test_numpy_blas_is_held_at_one_thread_only_while_splitting(threads):
 def _step(dtype, n_threads, set_threads):
     set_threads(n_threads)
     rng = np.random.default_rng(0)
-    model = build_numpy_model((8, 16, 32), seed=1)
+    model = build_numpy_model((8, 16, 32), seed=1, engine="fast")
     model.load_state_dict({k: v.astype(dtype) for k, v in model.state_dict().items()})
     x = rng.random((24, 1, 28, 28)).astype(dtype)
     y = rng.integers(0, 10, 24)

@@ -283,7 +283,7 @@ def test_plot_im2col(stride, padding, rows):
     np.testing.assert_array_equal(ax_x.images[0].get_array(), np.pad(x, padding))
     cols = ax_c.images[0].get_array()
     assert cols.shape == (rows, 9)
-    np.testing.assert_array_equal(cols, im2col(x[None, :, :, None], 3, stride, padding))
+    np.testing.assert_array_equal(cols, im2col(x[None, None], 3, stride, padding))
     assert f"padding {padding}, stride {stride}" in ax_x.get_title()
 
 

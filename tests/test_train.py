@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab01_utils.data import DEBIAN_DIR, MiniBatchLoader, load_sample
-from lab01_utils.nn import instructor_module
+from lab01_utils.data import DEBIAN_DIR, MiniBatchLoader, load_sample, to_images
+from lab01_utils.models import available_engines
 from lab01_utils.train import (
     REPORT_RECIPE,
     TrainConfig,
@@ -362,8 +362,8 @@ def test_resume_accepts_a_config_saved_before_newer_options_existed(tmp_path):
 
 
 @pytest.mark.skipif(
-    instructor_module("data_parallel") is None,
-    reason="this lab01_utils has no nn/data_parallel.py (the student release)",
+    "fast" not in available_engines(),
+    reason="this lab01_utils has no fast engine (the student release)",
 )
 def test_task1_on_two_processes_follows_the_one_process_run(tmp_path):
     """`--processes 2`: the same losses over 20 steps (float32 round-off only) and a run
@@ -372,9 +372,38 @@ def test_task1_on_two_processes_follows_the_one_process_run(tmp_path):
     a, b = losses_side_by_side(engines)
     x, _ = load_sample("train")
     assert np.max(np.abs(a - b) / np.abs(a)) < AGREEMENT_RTOL
-    logits = [e.predict_logits(x[:100]) for e in engines]
+    logits = [e.predict_logits(to_images(x[:100])) for e in engines]
     assert np.max(np.abs(logits[0] - logits[1])) < AGREEMENT_RTOL * np.abs(logits[0]).max()
     args = "--task numpy --profile quick --epochs 1 --processes 2 --widths 8 16 16"
     args += " --train-limit 300 --quiet"
     assert main([*args.split(), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "task1_numpy/weights.npz").is_file()
+
+
+@pytest.mark.skipif(
+    "fast" not in available_engines(),
+    reason="this lab01_utils has no fast engine (the student release)",
+)
+def test_the_plain_and_the_fast_engine_train_alike():
+    """20 steps from the same weights and batches: the same losses to float32 round-off."""
+    engines = [
+        make_engine(TrainConfig.for_profile("quick", numpy_engine=e)) for e in ("plain", "fast")
+    ]
+    assert [e.engine for e in engines] == ["plain", "fast"]
+    a, b = losses_side_by_side(engines)
+    assert np.max(np.abs(a - b) / np.abs(a)) < AGREEMENT_RTOL
+
+
+def test_the_engine_is_chosen_explicitly_and_named(tmp_path, capsys):
+    from lab01_utils.train import cli_processes
+
+    assert make_engine(TrainConfig.for_profile("quick", numpy_engine="plain")).engine == "plain"
+    assert cli_processes("plain", None) == 1  # no processes without the fast engine
+    assert cli_processes("fast", 3) == 3
+    with pytest.raises(ValueError, match="numpy_engine must be auto, plain, fast; got 'gpu'"):
+        TrainConfig(numpy_engine="gpu")
+    with pytest.raises(ValueError, match="numpy_processes=2 needs the fast engine"):
+        make_engine(TrainConfig.for_profile("quick", numpy_engine="plain", numpy_processes=2))
+    args = "--task numpy --profile quick --epochs 1 --engine plain --widths 4 8 8"
+    assert main([*args.split(), "--train-limit", "100", "--out", str(tmp_path)]) == 0
+    assert "the textbook layers (nn/)" in capsys.readouterr().out

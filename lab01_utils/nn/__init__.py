@@ -1,10 +1,11 @@
-"""The Task 1 engine: `torch.nn`'s layers written by hand in NumPy, forward and backward.
+"""The Task 1 layers: `torch.nn`'s layers written by hand in NumPy, forward and backward.
 
-Every layer has torch's name, constructor arguments, parameter names and layouts, so a
-NumPy model and its torch twin exchange weights through `state_dict`.
+Textbook NCHW code, the exercises of the lab and their reference solutions. Every layer has
+torch's name, constructor arguments, parameter names and layouts, so a NumPy model and its
+torch twin exchange weights through `state_dict`. Each layer keeps what its backward needs in
+one attribute, `cache`, set by `forward`. The fast engine (`lab01_utils.fast`, not in the
+student release) builds on these classes and computes the same values.
 """
-
-import importlib
 
 from .activation import SiLU, sigmoid
 from .blocks import PreActBlock
@@ -31,19 +32,6 @@ __all__ = [
     "conv2d_naive",
     "conv_output_size",
     "im2col",
-    "instructor_module",
     "log_softmax",
     "sigmoid",
 ]
-
-
-def instructor_module(name: str):
-    """`lab01_utils.nn.<name>` for the instructor-only fast paths (`"fused"`,
-    `"data_parallel"`), or None where the package has no such module: the student release
-    leaves them out (`release.INSTRUCTOR_ONLY`), as they hold exercise answers."""
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__name__}.{name}":
-            raise
-        return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import parallel
 from .activation import SiLU
 from .conv import Conv2d
 from .functional import check_input
@@ -70,18 +69,17 @@ class PreActBlock(Module):
         a = self.act1(self.bn1(x))  # pre-activation, (N, C_in, H, W)
         short = self.shortcut(a) if self.has_projection else x
         out = self.conv2(self.act2(self.bn2(self.conv1(a))))
-        return parallel.iadd(out, short)  # out is our own fresh array: adding in place is safe
+        return out + short
         ### END SOLUTION
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         # Exercise 5.1: pre-activation block backward
         ### BEGIN SOLUTION
-        # The residual splits dy into the main path and the shortcut; where both meet at
-        # `a` (projection) or `x` (identity), their gradients add.
+        # The sum sends dy down both paths; where they meet again, at `a` (projection) or at
+        # `x` (identity), their gradients add.
         da = self.conv1.backward(self.bn2.backward(self.act2.backward(self.conv2.backward(dy))))
         if self.has_projection:
-            parallel.iadd(da, self.shortcut.backward(dy))  # da is our own fresh array
+            da = da + self.shortcut.backward(dy)
             return self.bn1.backward(self.act1.backward(da))
-        dx = self.bn1.backward(self.act1.backward(da))
-        return parallel.iadd(dx, dy)  # dx is our own fresh array; dy is the caller's
+        return self.bn1.backward(self.act1.backward(da)) + dy
         ### END SOLUTION

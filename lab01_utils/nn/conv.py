@@ -1,4 +1,4 @@
-"""`Conv2d`: im2col + one GEMM forward, and its backward."""
+"""`Conv2d`: the convolution as im2col + one matrix product, and its backward."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 
-from . import parallel
-from .functional import check_input, col2im_offsets, conv_output_size, im2col, nchw_view, nhwc
+from .functional import check_input, col2im, conv_output_size, im2col
 from .module import Module, Parameter
 
 
@@ -24,8 +23,11 @@ class Conv2d(Module):
 
     Shape:
         input `(N, C_in, H, W)` -> output `(N, C_out, H_out, W_out)` with
-        `H_out = (H + 2 * padding - k) // stride + 1` (same for W). The output is
-        channels-last in memory (see `functional.py`).
+        `H_out = (H + 2 * padding - k) // stride + 1` (same for W):
+        `y[n, o, i, j] = bias[o] + sum_{c, u, v} weight[o, c, u, v] * x_pad[n, c, i*s + u, j*s + v]`
+        (a cross-correlation: the kernel is not flipped). `backward(dy)` takes dy of the
+        output's shape, sets `weight.grad` (and `bias.grad`) and returns dx of the input's
+        shape. Neither modifies its argument.
 
     Attributes:
         weight: `(C_out, C_in, k, k)`, torch's layout; initialised like torch
@@ -66,10 +68,7 @@ class Conv2d(Module):
         )
         if self.bias is None:
             self._parameters.pop("bias", None)
-        # Set to False where nobody needs dx (the first layer): backward then skips it.
-        self.input_grad = True
-        self._cols: np.ndarray | None = None
-        self._x_shape: tuple[int, int, int, int] | None = None
+        self.cache = None  # what forward keeps for backward
 
     def extra_repr(self) -> str:
         return (
@@ -77,97 +76,47 @@ class Conv2d(Module):
             f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}"
         )
 
-    def _weight_matrix(self) -> np.ndarray:
-        # (C_out, C_in, kH, kW) -> (kH, kW, C_in, C_out) -> (kH*kW*C_in, C_out): the column
-        # order of im2col's rows, so cols @ W is the convolution.
-        k, c_in = self.kernel_size, self.in_channels
-        return self.weight.data.transpose(2, 3, 1, 0).reshape(k * k * c_in, self.out_channels)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def _check_forward(self, x: np.ndarray) -> None:
         check_input("Conv2d", x, 4, self.in_channels)
-        n, _, h, w = x.shape
-        k, s, p = self.kernel_size, self.stride, self.padding
-        h_out, w_out = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
-        if h_out < 1 or w_out < 1:
+        k, p = self.kernel_size, self.padding
+        if min(x.shape[2:]) + 2 * p < k:
             raise ValueError(
                 f"Conv2d: input shape {x.shape} is smaller than the kernel ({k}x{k}, padding {p})"
             )
+
+    def _check_backward(self, dy: np.ndarray) -> None:
+        if self.cache is None:
+            raise RuntimeError("Conv2d.backward called before forward")
+        check_input("Conv2d.backward", dy, 4, self.out_channels)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_forward(x)
+        n, _, h, w = x.shape
+        k, s, p = self.kernel_size, self.stride, self.padding
+        h_out, w_out = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
         # Exercise 3.2: im2col convolution forward
         ### BEGIN SOLUTION
-        x_nhwc = nhwc(x.astype(self.weight.data.dtype, copy=False))  # (N, H, W, C_in)
-        c_in, c_out = self.in_channels, self.out_channels
-        w_mat = np.ascontiguousarray(self._weight_matrix())  # (k*k*C_in, C_out)
-        y = np.empty((n, h_out, w_out, c_out), dtype=w_mat.dtype)  # channels-last output
-
-        def work(rows):  # the images `rows` of the batch; slices run side by side
-            if k == 1 and p == 0:
-                # A 1x1 convolution needs no unfolding: a strided pick of pixels is the
-                # column matrix.
-                cols = np.ascontiguousarray(x_nhwc[rows, ::s, ::s, :]).reshape(-1, c_in)
-            else:
-                cols = im2col(x_nhwc[rows], k, s, p)  # (n_rows*H_out*W_out, k*k*C_in)
-            np.matmul(cols, w_mat, out=y[rows].reshape(-1, c_out))  # (n_rows*H_out*W_out, C_out)
-            return rows, cols
-
-        # Keep each slice's columns (and which images they hold) for backward.
-        self._cols = parallel.for_chunks(work, n, n * h_out * w_out * w_mat.shape[0])
+        cols = im2col(x, k, s, p)  # (N*H_out*W_out, C_in*k*k)
+        w_mat = self.weight.data.reshape(self.out_channels, -1)  # (C_out, C_in*k*k)
+        y = cols @ w_mat.T  # (N*H_out*W_out, C_out)
         if self.bias is not None:
-            y += self.bias.data
-        self._x_shape = x_nhwc.shape
-        return nchw_view(y)  # (N, C_out, H_out, W_out)
+            y = y + self.bias.data
+        self.cache = (x.shape, cols)
+        return y.reshape(n, h_out, w_out, self.out_channels).transpose(
+            0, 3, 1, 2
+        )  # (N, C_out, H_out, W_out)
         ### END SOLUTION
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        if self._cols is None:
-            raise RuntimeError("Conv2d.backward called before forward")
-        check_input("Conv2d.backward", dy, 4, self.out_channels)
+        self._check_backward(dy)
         # Exercise 3.3: convolution backward
         ### BEGIN SOLUTION
-        k, s, p = self.kernel_size, self.stride, self.padding
-        dy4 = nhwc(dy)  # (N, H_out, W_out, C_out)
-        c_out, c_in = self.out_channels, self.in_channels
-        # Only a strided 1x1 convolution leaves input pixels untouched (their gradient is 0).
-        alloc = np.zeros if (k == 1 and p == 0 and s > 1) else np.empty
-        dx = alloc(self._x_shape, dtype=dy4.dtype) if self.input_grad else None
-        if k == 1 and p == 0:
-            w_t = self.weight.data.reshape(c_out, c_in)
-        elif s == 1 and p <= k - 1:
-            # Stride 1: the input gradient is itself a convolution, of dy (padded by k-1-p)
-            # with the kernel flipped in space and its in/out channels swapped. Doing it as
-            # im2col + GEMM avoids col2im's k*k scatter-adds, the slowest part of backward.
-            w_flip = np.ascontiguousarray(
-                self.weight.data[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)
-            ).reshape(k * k * c_out, c_in)  # (kH*kW*C_out, C_in)
-        else:
-            # General stride: one GEMM per kernel offset gives (kH*kW, M, C_in), each slice
-            # contiguous, then col2im's overlap-add.
-            w_k = self.weight.data.transpose(2, 3, 0, 1).reshape(k * k, c_out, c_in)
-
-        def work(piece):  # the images `rows` of the batch, with their columns from forward
-            rows, cols = piece
-            dy2 = dy4[rows].reshape(-1, c_out)  # (n_rows*H_out*W_out, C_out)
-            dw = cols.T @ dy2  # (k*k*C_in, C_out): this slice's share of dW = cols^T @ dy
-            db = dy2.sum(axis=0) if self.bias is not None else None
-            if dx is None:
-                return dw, db
-            if k == 1 and p == 0:
-                dxr = dx[rows, ::s, ::s, :]
-                dxr[...] = (dy2 @ w_t).reshape(dxr.shape)
-            elif s == 1 and p <= k - 1:
-                dcols = im2col(dy4[rows], k, 1, k - 1 - p)  # (n_rows*H*W, k*k*C_out)
-                np.matmul(dcols, w_flip, out=dx[rows].reshape(-1, c_in))
-            else:
-                dcols = np.matmul(dy2, w_k)  # (k*k, n_rows*H_out*W_out, C_in)
-                dx[rows] = col2im_offsets(dcols, dx[rows].shape, k, s, p)
-            return dw, db
-
-        parts = parallel.run_each(work, self._cols)
-        dw = sum(part[0] for part in parts)
-        # dW back to torch's (C_out, C_in, kH, kW).
-        self.weight.grad = np.ascontiguousarray(dw.reshape(k, k, c_in, c_out).transpose(3, 2, 0, 1))
+        x_shape, cols = self.cache
+        dy2 = dy.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)  # (N*H_out*W_out, C_out)
+        w_mat = self.weight.data.reshape(self.out_channels, -1)  # (C_out, C_in*k*k)
+        self.weight.grad = (dy2.T @ cols).reshape(self.weight.data.shape)  # (C_out, C_in, k, k)
         if self.bias is not None:
-            self.bias.grad = sum(part[1] for part in parts)
-        if dx is None:
-            return None
-        return nchw_view(dx)  # (N, C_in, H, W)
+            self.bias.grad = dy2.sum(axis=0)  # (C_out,)
+        dcols = dy2 @ w_mat  # (N*H_out*W_out, C_in*k*k)
+        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding)
         ### END SOLUTION

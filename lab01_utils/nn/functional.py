@@ -1,31 +1,25 @@
 """Stateless building blocks: input checks, im2col / col2im, and the naive loop convolution.
 
-Memory layout, the one idea that makes the NumPy engine fast
--------------------------------------------------------------
-Every activation has torch's *shape* `(N, C, H, W)`, but the engine keeps it **channels-last in
-memory** (what torch calls `memory_format=torch.channels_last`): the array is a transposed
-view `x_nhwc.transpose(0, 3, 1, 2)` of a C-contiguous `(N, H, W, C)` buffer. Two things follow:
-
-* `nhwc(x)` (the `(N, H, W, C)` view) is free, and `x_nhwc.reshape(N * H * W, C)` is a
-  free view too: BatchNorm and SiLU work on a plain contiguous matrix.
-* im2col copies, for each output pixel, a `kH x kW x C` window whose rows `(kW, C)` are
-  contiguous runs in memory, so the gather is a few long memcpy-like runs instead of
-  thousands of 3-element ones; and the GEMM `cols @ W` directly produces `(N*H*W, C_out)`,
-  which *is* the next activation in channels-last layout. No transposes anywhere.
-
-An ordinary C-contiguous NCHW array (e.g. the input images) works too: `nhwc` then copies.
+Every array here is NCHW, `(N, C, H, W)`, torch's layout; nothing depends on how NumPy lays
+it out in memory.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 
 def check_input(layer: str, x: np.ndarray, ndim: int, channels: int | None = None) -> None:
-    """Raise a ValueError naming `layer`, the expected and the actual shape."""
+    """Raise a TypeError / ValueError naming `layer`, what it expects and what it got: not an
+    array, not floating point (torch refuses integer input to a float layer too), the wrong
+    number of dimensions or channels."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{layer}: expected a numpy.ndarray, got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(
+            f"{layer}: expected a floating-point array, got dtype {x.dtype}; convert it first "
+            "(images: x.astype(np.float32) / 255, as lab01_utils.data.to_images does)"
+        )
     if x.ndim != ndim:
         want = "(N, C, H, W)" if ndim == 4 else "(N, features)" if ndim == 2 else f"{ndim}-D"
         raise ValueError(f"{layer}: expected input of shape {want}, got shape {x.shape}")
@@ -42,62 +36,38 @@ def conv_output_size(size: int, kernel_size: int, stride: int, padding: int) -> 
     return (size + 2 * padding - kernel_size) // stride + 1
 
 
-def nhwc(x: np.ndarray) -> np.ndarray:
-    """`(N, C, H, W)` -> C-contiguous `(N, H, W, C)`; free when `x` is channels-last in memory."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # (N, H, W, C)
-
-
-def nchw_view(x_nhwc: np.ndarray) -> np.ndarray:
-    """C-contiguous `(N, H, W, C)` -> an `(N, C, H, W)` view (channels-last memory)."""
-    return x_nhwc.transpose(0, 3, 1, 2)  # (N, C, H, W)
-
-
-def pad_nhwc(x: np.ndarray, padding: int) -> np.ndarray:
-    """Zero-pad H and W of an `(N, H, W, C)` array."""
-    if padding == 0:
-        return x
-    n, h, w, c = x.shape
-    p = padding
-    out = np.empty((n, h + 2 * p, w + 2 * p, c), dtype=x.dtype)
-    # Zero only the border (np.zeros would also write every interior pixel twice).
-    out[:, :p] = 0
-    out[:, h + p :] = 0
-    out[:, p : h + p, :p] = 0
-    out[:, p : h + p, w + p :] = 0
-    out[:, p : h + p, p : w + p, :] = x
-    return out
-
-
 def im2col(x: np.ndarray, kernel_size: int, stride: int, padding: int) -> np.ndarray:
-    """Unfold every `k x k` window of a channels-last image batch into one row.
+    """Unfold every `k x k` window of an image batch into one row.
 
     Args:
-        x: `(N, H, W, C)`, C-contiguous.
+        x: `(N, C, H, W)`.
+        kernel_size, stride, padding: k, s, p as in `Conv2d` (zero padding on every side).
+
     Returns:
-        cols: `(N * H_out * W_out, k * k * C)`, row order `(n, h_out, w_out)`, column order
-        `(kh, kw, c)`, so that `cols @ weight.transpose(2, 3, 1, 0).reshape(k * k * C, C_out)`
-        is the convolution.
+        cols: `(N * H_out * W_out, C * k * k)` with `H_out = (H + 2p - k) // s + 1` (same for
+        W). Row `(n * H_out + i) * W_out + j` holds the window of image n whose top-left
+        corner is at `(i * s, j * s)` of the padded image; its columns are ordered
+        `(c, u, v)`, `c` slowest: the order of `weight.reshape(C_out, C * k * k)`, so
+        `cols @ weight.reshape(C_out, -1).T` is the convolution. Torch's
+        `F.unfold(x, k, padding=p, stride=s)` holds the same numbers as `(N, C*k*k, L)`.
+        `x` is not modified.
     """
-    n, h, w, c = x.shape
+    n, c, h, w = x.shape
     k = kernel_size
     h_out = conv_output_size(h, k, stride, padding)
     w_out = conv_output_size(w, k, stride, padding)
     # Exercise 3.1: im2col
     ### BEGIN SOLUTION
-    xp = pad_nhwc(x, padding)  # (N, Hp, Wp, C)
-    sn, sh, sw, sc = xp.strides
-    # A read-only view (N, H_out, W_out, kH, kW, C) onto the padded input: window (i, j)
-    # starts at pixel (i*stride, j*stride); no data is copied yet.
-    windows = as_strided(
-        xp,
-        shape=(n, h_out, w_out, k, k, c),
-        strides=(sn, sh * stride, sw * stride, sh, sw, sc),
-        writeable=False,
-    )
-    cols = np.empty((n, h_out, w_out, k, k, c), dtype=x.dtype)
-    # One copy; the innermost (kW, C) block of each window is contiguous in `xp`.
-    np.copyto(cols, windows)
-    return cols.reshape(n * h_out * w_out, k * k * c)  # (N*H_out*W_out, kH*kW*C)
+    p, s = padding, stride
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))  # (N, C, H + 2p, W + 2p)
+    cols = np.empty((n, h_out, w_out, c, k, k), dtype=x.dtype)
+    # For a fixed kernel offset (u, v), the pixels it sees in every window form one strided
+    # slice of the padded image: k * k slice copies instead of N * H_out * W_out windows.
+    for u in range(k):
+        for v in range(k):
+            patch = xp[:, :, u : u + s * h_out : s, v : v + s * w_out : s]  # (N, C, H_out, W_out)
+            cols[:, :, :, :, u, v] = patch.transpose(0, 2, 3, 1)  # (N, H_out, W_out, C)
+    return cols.reshape(n * h_out * w_out, c * k * k)  # (N*H_out*W_out, C*k*k)
     ### END SOLUTION
 
 
@@ -108,63 +78,33 @@ def col2im(
     stride: int,
     padding: int,
 ) -> np.ndarray:
-    """The adjoint of `im2col`: scatter-add window gradients back onto the image.
+    """The adjoint of `im2col`: scatter every row back onto its window, adding where windows
+    overlap (torch: `F.fold`).
 
     Args:
-        dcols: `(N * H_out * W_out, k * k * C)` gradient w.r.t. the columns.
-        x_shape: `(N, H, W, C)` of the original (unpadded) input.
-    Returns:
-        dx: `(N, H, W, C)`.
+        dcols: `(N * H_out * W_out, C * k * k)`, laid out as `im2col` returns.
+        x_shape: `(N, C, H, W)`, the shape of the (unpadded) input of `im2col`.
+        kernel_size, stride, padding: as given to `im2col`.
 
-    Overlapping windows must *add* their contributions. `np.add.at` does that element by
-    element and is very slow; instead we loop over the `k * k` kernel offsets: for a fixed
-    `(kh, kw)` the windows touch distinct pixels, so one strided slice-add per offset is exact.
-    The padding border is cropped at the end (its gradient belongs to no input pixel).
+    Returns:
+        dx: `(N, C, H, W)`. `dcols` is not modified.
     """
-    n, h, w, c = x_shape
+    n, c, h, w = x_shape
     k = kernel_size
     h_out = conv_output_size(h, k, stride, padding)
     w_out = conv_output_size(w, k, stride, padding)
     # Exercise 3.3: col2im (convolution backward)
     ### BEGIN SOLUTION
-    d = dcols.reshape(n, h_out, w_out, k, k, c)  # (N, H_out, W_out, kH, kW, C)
-    dxp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=dcols.dtype)
-    for i in range(k):
-        for j in range(k):
-            dxp[:, i : i + stride * h_out : stride, j : j + stride * w_out : stride, :] += d[
-                :, :, :, i, j, :
-            ]
-    if padding:
-        dxp = dxp[:, padding : padding + h, padding : padding + w, :]
-    return dxp
-    ### END SOLUTION
-
-
-def col2im_offsets(
-    dcols: np.ndarray,
-    x_shape: tuple[int, int, int, int],
-    kernel_size: int,
-    stride: int,
-    padding: int,
-) -> np.ndarray:
-    """`col2im` for columns stored offset-major: `dcols` is `(k * k, N * H_out * W_out, C)`.
-
-    Same result as `col2im(dcols.transpose(1, 0, 2).reshape(M, k * k * C), ...)`, but each
-    offset's slice is contiguous, so every slice-add streams through memory. Returns
-    `(N, H, W, C)`.
-    """
-    n, h, w, c = x_shape
-    k = kernel_size
-    h_out = conv_output_size(h, k, stride, padding)
-    w_out = conv_output_size(w, k, stride, padding)
-    # Exercise 3.3: col2im, offset-major (optional fast path)
-    ### BEGIN SOLUTION
-    d = dcols.reshape(k, k, n, h_out, w_out, c)  # (kH, kW, N, H_out, W_out, C)
-    dxp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=dcols.dtype)
-    for i in range(k):
-        for j in range(k):
-            dxp[:, i : i + stride * h_out : stride, j : j + stride * w_out : stride, :] += d[i, j]
-    return dxp[:, padding : padding + h, padding : padding + w, :]
+    p, s = padding, stride
+    d = dcols.reshape(n, h_out, w_out, c, k, k)  # (N, H_out, W_out, C, k, k)
+    dxp = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=dcols.dtype)  # the padded image
+    # For a fixed offset (u, v) the windows touch distinct pixels, so one slice-add per
+    # offset is exact; different offsets overlap and must add (+=), not overwrite.
+    for u in range(k):
+        for v in range(k):
+            patch = d[:, :, :, :, u, v].transpose(0, 3, 1, 2)  # (N, C, H_out, W_out)
+            dxp[:, :, u : u + s * h_out : s, v : v + s * w_out : s] += patch
+    return dxp[:, :, p : p + h, p : p + w]  # crop the padding: (N, C, H, W)
     ### END SOLUTION
 
 

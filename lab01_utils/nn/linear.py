@@ -18,7 +18,9 @@ class Linear(Module):
         rng: a `numpy.random.Generator` for the initialisation (default: a fresh one).
         dtype: parameter dtype (float32 by default).
 
-    Shape: `(N, in_features)` -> `(N, out_features)`.
+    Shape: `(N, in_features)` -> `(N, out_features)`, `y = x @ weight.T + bias`.
+    `backward(dy)` takes dy `(N, out_features)`, sets `weight.grad` and `bias.grad` and returns
+    dx `(N, in_features)`; neither pass modifies its argument.
 
     Attributes:
         weight: `(out_features, in_features)` (torch's layout), U(-1/sqrt(in), 1/sqrt(in)).
@@ -43,31 +45,34 @@ class Linear(Module):
         self.bias = (
             Parameter(rng.uniform(-bound, bound, size=out_features).astype(dtype)) if bias else None
         )
-        self._x = None
+        self.cache = None  # what forward keeps for backward
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}"
+
+    def _check_backward(self, dy: np.ndarray) -> None:
+        if self.cache is None:
+            raise RuntimeError("Linear.backward called before forward")
+        check_input("Linear.backward", dy, 2, self.out_features)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input("Linear", x, 2, self.in_features)
         # Exercise 2.1: Linear forward
         ### BEGIN SOLUTION
-        x = x.astype(self.weight.data.dtype, copy=False)
-        self._x = x
+        self.cache = x
         y = x @ self.weight.data.T  # (N, out)
         if self.bias is not None:
-            y += self.bias.data
+            y = y + self.bias.data
         return y
         ### END SOLUTION
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        if self._x is None:
-            raise RuntimeError("Linear.backward called before forward")
-        check_input("Linear.backward", dy, 2, self.out_features)
+        self._check_backward(dy)
         # Exercise 2.2: Linear backward
         ### BEGIN SOLUTION
-        self.weight.grad = dy.T @ self._x  # (out, in)
+        x = self.cache
+        self.weight.grad = dy.T @ x  # (out, in)
         if self.bias is not None:
-            self.bias.grad = dy.sum(axis=0)
+            self.bias.grad = dy.sum(axis=0)  # (out,)
         return dy @ self.weight.data  # (N, in)
         ### END SOLUTION

@@ -27,7 +27,7 @@ class CrossEntropyLoss(Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self._cache = None
+        self.cache = None
 
     def forward(self, logits: np.ndarray, y: np.ndarray) -> float:  # type: ignore[override]
         if not isinstance(logits, np.ndarray) or logits.ndim != 2:
@@ -49,7 +49,7 @@ class CrossEntropyLoss(Module):
         # Exercise 2.3: softmax cross-entropy forward
         ### BEGIN SOLUTION
         logp = log_softmax(logits)
-        self._cache = (logp, y)
+        self.cache = (logp, y)
         return float(-logp[np.arange(n), y].mean())
         ### END SOLUTION
 
@@ -57,11 +57,11 @@ class CrossEntropyLoss(Module):
         return self.forward(logits, y)
 
     def backward(self, dy: float = 1.0) -> np.ndarray:  # type: ignore[override]
-        if self._cache is None:
+        if self.cache is None:
             raise RuntimeError("CrossEntropyLoss.backward called before forward")
         # Exercise 2.4: softmax cross-entropy backward
         ### BEGIN SOLUTION
-        logp, y = self._cache
+        logp, y = self.cache
         n = logp.shape[0]
         d = np.exp(logp)  # softmax
         d[np.arange(n), y] -= 1.0

@@ -98,19 +98,31 @@ class Module:
         return self.train(False)
 
     # ------------------------------------------------------------------ traversal
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+    def named_modules(
+        self, prefix: str = "", _seen: set[int] | None = None
+    ) -> Iterator[tuple[str, Module]]:
+        """Yield `(name, module)` for this module and every submodule, each once (a module
+        registered under two names is listed under the first, as in torch)."""
+        seen = set() if _seen is None else _seen
+        if id(self) in seen:
+            return
+        seen.add(id(self))
         yield prefix, self
         for name, m in self._modules.items():
-            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name, seen)
 
     def children(self) -> Iterator[Module]:
         yield from self._modules.values()
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Yield `(name, Parameter)` with torch's dotted names, e.g. `layer1.0.conv1.weight`."""
+        """Yield `(name, Parameter)` with torch's dotted names, e.g. `layer1.0.conv1.weight`.
+        A parameter shared by two layers is listed once (so SGD steps it once), as in torch."""
+        seen: set[int] = set()
         for mod_name, m in self.named_modules(prefix):
             for name, p in m._parameters.items():
-                yield (f"{mod_name}.{name}" if mod_name else name), p
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mod_name}.{name}" if mod_name else name), p
 
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
@@ -154,6 +166,11 @@ class Module:
                 f"unexpected keys {unexpected}"
             )
         for k, v in given.items():
+            if np.issubdtype(own[k].dtype, np.floating) and not np.issubdtype(v.dtype, np.floating):
+                raise TypeError(
+                    f"{type(self).__name__}.load_state_dict: key {k!r} holds {v.dtype} values, "
+                    f"the model expects floating point ({own[k].dtype})"
+                )
             if own[k].shape != v.shape:
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict: key {k!r} has shape "
@@ -214,8 +231,12 @@ class Sequential(Module):
     def __len__(self) -> int:
         return len(self._modules)
 
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
+    def __getitem__(self, i: int | slice) -> Module:
+        """The i-th module, or for a slice a `Sequential` of those modules (as in torch)."""
+        modules = list(self._modules.values())
+        if isinstance(i, slice):
+            return Sequential(*modules[i])
+        return modules[i]
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())

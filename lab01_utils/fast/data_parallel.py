@@ -22,7 +22,7 @@ waiting process checks in a loop (no sleeping, so no waking up), and buffers for
 logits and gradients. With every BatchNorm computed by `fused.py`, results equal the
 one-process model's to float round-off (tests/test_data_parallel.py).
 
-    from lab01_utils.nn.data_parallel import DataParallel
+    from lab01_utils.fast.data_parallel import DataParallel
     dp = DataParallel(model, processes=2)   # forks now; dp.close() (or exit) stops the workers
     logits = dp(x); loss = loss_fn(logits, y); dp.backward(loss_fn.backward()); opt.step()
 """
@@ -39,8 +39,9 @@ import weakref
 
 import numpy as np
 
-from . import parallel
-from .module import Module
+from ..nn import BatchNorm2d, Module
+from . import collective, parallel
+from .fused import FusedBatchNorm2d, FusedPreActBlock
 
 _FORWARD, _BACKWARD, _STOP = 1, 2, 3
 _MAX_GATHER = 4 * 1024 + 8  # float64 values one process can contribute to one all_gather
@@ -49,24 +50,10 @@ _ERROR_BYTES = 4096
 # training step the next command comes within milliseconds; between steps a sleeping worker
 # leaves the cores to whatever else runs (a benchmark's torch step).
 SPIN_SECONDS = 0.005
-_group: _Group | None = None  # set in each process while a DataParallel command runs
 
 
 class WorkerError(RuntimeError):
     """A worker process failed; the message carries its traceback."""
-
-
-def active() -> bool:
-    """True while this process runs its share of a `DataParallel` forward or backward."""
-    return _group is not None and _group.running
-
-
-def all_gather(values: np.ndarray) -> list[np.ndarray]:
-    """Every process's `values` (a float vector, the same length everywhere), in rank order.
-    Just `[values]` outside a `DataParallel` command."""
-    if not active():
-        return [values]
-    return _group.all_gather(values)
 
 
 class _Group:
@@ -212,8 +199,8 @@ class DataParallel(Module):
     """Run `model` on `processes` processes, each on its share of every batch.
 
     Args:
-        model: the NumPy model (built by `build_numpy_model`, whose BatchNorms all run through
-            `fused.py`, so that they can exchange statistics).
+        model: the NumPy model, built by `build_numpy_model(engine="fast")`, whose
+            BatchNorms all run through `fused.py`, so that they can exchange statistics.
         processes: how many processes (default: the cores this process may use); 1 runs the
             model in this process only.
         max_batch: the largest batch `forward` accepts.
@@ -234,9 +221,6 @@ class DataParallel(Module):
         image_shape: tuple[int, int, int] = (1, 28, 28),
     ):
         super().__init__()
-        from .fused import FusedBatchNorm2d, FusedPreActBlock
-        from .norm import BatchNorm2d
-
         world = processes if processes is not None else parallel._default_threads()
         if not isinstance(world, int) or world < 1:
             raise ValueError(f"DataParallel: processes must be a positive int, got {world!r}")
@@ -260,7 +244,7 @@ class DataParallel(Module):
         if plain:
             raise ValueError(
                 f"DataParallel: the BatchNorm layers {plain} cannot share their statistics "
-                "between processes; build the model with build_numpy_model"
+                'between processes; build the model with build_numpy_model(engine="fast")'
             )
         self.module, self.world = model, world
         self.max_batch, self.image_shape = max_batch, image_shape
@@ -313,6 +297,11 @@ class DataParallel(Module):
             return self.module(x)
         x = np.asarray(x)
         n = x.shape[0] if x.ndim else 0
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(
+                f"DataParallel: expected floating-point images in [0, 1], got dtype {x.dtype}; "
+                "convert raw pixels with lab01_utils.data.to_images"
+            )
         if not (
             (x.ndim == 4 and x.shape[1:] == self.image_shape)
             or (x.ndim == 2 and x.shape[1] == group.in_size)
@@ -386,8 +375,7 @@ class DataParallel(Module):
         group.ctl[0] += 1  # go
         group.ring()
         group.running = True
-        global _group
-        _group = group
+        collective.set_group(group)
 
         def workers_done() -> bool:
             return all(group.ctl[8 + r] >= group.ctl[0] for r in range(1, self.world))
@@ -407,7 +395,7 @@ class DataParallel(Module):
             group.check()
         finally:
             group.running = False
-            _group = None
+            collective.set_group(None)
         return result
 
     def close(self) -> None:
@@ -444,7 +432,6 @@ def _serve(group: _Group, model: Module, seen: int) -> None:
     """A worker's loop: wait for a command after command number `seen`, run this rank's
     share, report. (`seen` comes from before the fork: the main process may give the first
     command before this process gets here.)"""
-    global _group
     parallel.set_num_threads(1)
     parallel.hold_numpy_blas()
     rank = group.rank
@@ -466,7 +453,8 @@ def _serve(group: _Group, model: Module, seen: int) -> None:
         if cmd == _STOP:
             return
         rows = parallel.chunks(n, group.world)[rank]
-        group.calls, group.running, _group = 0, True, group
+        group.calls, group.running = 0, True
+        collective.set_group(group)
         try:
             if cmd == _FORWARD:
                 flat = _flat(model)
@@ -492,5 +480,6 @@ def _serve(group: _Group, model: Module, seen: int) -> None:
             group.error[rank, : len(text)] = np.frombuffer(text, dtype=np.uint8)
             group.ctl[32 + rank] = 1
         finally:
-            group.running, _group = False, None
+            group.running = False
+            collective.set_group(None)
         group.ctl[8 + rank] = seen

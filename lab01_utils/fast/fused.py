@@ -24,11 +24,10 @@ Each step is one split call, and each thread works through its images in groups 
 L2 cache when the next operation reads it. Two hand-offs per direction instead of four and
 three; what stays in memory for backward (`xs` and `s`) is what the two modules kept.
 
-`FusedPreActBlock` (below, what `build_numpy_model` builds) calls these functions with its own
-`bn1, act1` and `bn2, act2`; the modules' parameters and buffers are used and updated exactly as
-their own `forward`/`backward` would. This file is instructor-only (`release.py` leaves it
-out, and the student release's model uses the plain `PreActBlock`): it holds the answers to
-the BatchNorm and SiLU exercises.
+`FusedPreActBlock` (below, what `fast.accelerate` makes of each `nn.PreActBlock`) calls these
+functions with its own `bn1, act1` and `bn2, act2`; the modules' parameters and buffers are
+used and updated exactly as their own `forward`/`backward` would. Like all of
+`lab01_utils/fast/`, instructor-only: it holds the answers to the BatchNorm and SiLU exercises.
 """
 
 from __future__ import annotations
@@ -37,11 +36,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import data_parallel, parallel
-from .activation import SiLU, sigmoid
-from .blocks import PreActBlock
-from .functional import check_input, nchw_view, nhwc
-from .norm import BatchNorm2d, _ones, _per_pixel
+from ..nn import BatchNorm2d, PreActBlock, SiLU
+from ..nn.functional import check_input
+from . import collective, parallel
+from .layers import sigmoid
+from .layout import nchw_view, nhwc
+from .layout import ones as _ones
+from .layout import per_pixel as _per_pixel
 
 GROUP_BYTES = 1 << 18  # bytes per array that one group of images fills (the L2 cache is 2 MB)
 
@@ -97,17 +98,12 @@ def bn_silu_forward(bn: BatchNorm2d, act: SiLU, x: np.ndarray) -> tuple[np.ndarr
 
     Shape: `(N, C, H, W)` -> `(N, C, H, W)` (channels-last memory). Returns the output and the
     state for `bn_silu_backward`."""
-    check_input("BatchNorm2d", x, 4, bn.num_features)
+    bn._check_forward(x)
     n, c, h, w = x.shape
     dtype = bn.weight.data.dtype
     x2 = nhwc(x.astype(dtype, copy=False)).reshape(-1, c)  # (M, C), M = N*H*W
     m, hw = x2.shape[0], h * w
     training = bn.training
-    if training and m < 2:
-        raise ValueError(
-            f"BatchNorm2d: training needs more than one value per channel, got input "
-            f"shape {x.shape}"
-        )
     ones = _ones(m, np.dtype(dtype))
     xs, out = np.empty_like(x2), np.empty_like(x2)  # (M, C) each
     s = np.empty_like(x2) if act is not None else None  # (M, C), SiLU's sigmoid
@@ -136,7 +132,7 @@ def bn_silu_forward(bn: BatchNorm2d, act: SiLU, x: np.ndarray) -> tuple[np.ndarr
         # These images' count, mean and sum of squared deviations; with data_parallel.py
         # every process has its own, combined as Chan et al.'s parallel variance does.
         local = np.concatenate([[m], shift + s1 / m, np.maximum(s2 - s1 * s1 / m, 0)])
-        m_all, mean, m2 = _combine(data_parallel.all_gather(local), c)
+        m_all, mean, m2 = _combine(collective.all_gather(local), c)
         var = m2 / m_all  # (C,) biased, float64
         offset = (mean - shift).astype(dtype)  # (C,), mean - shift
         mom = bn.momentum
@@ -166,9 +162,9 @@ def bn_silu_forward(bn: BatchNorm2d, act: SiLU, x: np.ndarray) -> tuple[np.ndarr
                 np.multiply(yg, s3[g], out=out3[g])
 
     parallel.for_chunks(apply, n, x2.size)
-    bn._cache = None  # the pair's state lives in the returned state instead
+    bn.cache = None  # the pair's state lives in the returned state instead
     if act is not None:
-        act._cache = None
+        act.cache = None
     state = BnSiluState(xs, s, scale, bias, invstd, offset, training, (n, c, h, w), m_all)
     return nchw_view(out.reshape(n, h, w, c)), state
 
@@ -220,10 +216,11 @@ def bn_silu_backward(bn: BatchNorm2d, act: SiLU, state: BnSiluState, dy: np.ndar
     # process); the input gradient needs the sums over the whole batch.
     bn.bias.grad, bn.weight.grad = sum_g, sum_gxc * state.invstd
     local = np.concatenate([sum_g, sum_gxc]).astype(np.float64)
-    total = sum(data_parallel.all_gather(local)).astype(dx.dtype)  # over every process
+    total = sum(collective.all_gather(local)).astype(dx.dtype)  # over every process
     dbeta, dgamma = total[:c], total[c:] * state.invstd  # (C,) each: sum(g), sum(g * xhat)
     m = state.count
-    # BatchNorm's dx = g * scale - (xc * k + b) with xc = xs - offset (see norm.py).
+    # BatchNorm's dx = g * scale - (xc * k + b) with xc = xs - offset, i.e. nn/norm.py's
+    # scale * (g - mean(g) - xhat * mean(g * xhat)).
     kk = state.scale * state.invstd * dgamma / m
     k_hw = _per_pixel(kk, hw)
     b_hw = _per_pixel(state.scale * dbeta / m - state.offset * kk, hw)
@@ -251,9 +248,10 @@ class FusedPreActBlock(PreActBlock):
     `bn_silu_forward(bn1, act1, x)`. `build_numpy_model` builds its blocks from this class
     where the package has this module."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._pre1 = self._pre2 = None  # BnSiluState of each pair, for backward
+    # The BnSiluState of each pair, for backward (class defaults: `fast.accelerate` turns a
+    # built `PreActBlock` into this class without calling __init__).
+    _pre1: BnSiluState | None = None
+    _pre2: BnSiluState | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input("PreActBlock", x, 4, self.in_channels)
@@ -280,11 +278,13 @@ class FusedBatchNorm2d(BatchNorm2d):
     model's last BatchNorm, so that every BatchNorm of the model can take its statistics
     over several processes (`data_parallel.py`). Same parameters, buffers and results."""
 
+    _state: BnSiluState | None = None
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         out, self._state = bn_silu_forward(self, None, x)
         return out
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        if getattr(self, "_state", None) is None:
+        if self._state is None:
             raise RuntimeError("BatchNorm2d.backward called before forward")
         return bn_silu_backward(self, None, self._state, dy)
