@@ -118,7 +118,11 @@ def multistep_lr(
 class MultiStepLR:
     """Multiply the learning rate by `gamma` at each milestone epoch, like torch's.
 
-    Call `step()` once at the end of each epoch. `last_epoch` counts those calls.
+    Call `step()` once at the end of each epoch. `last_epoch` counts those calls. As in
+    torch, the rate is set at construction too (a milestone at 0 decays the first epoch's
+    rate), and every `step()` sets `optimizer.lr` from the schedule (`multistep_lr`, a pure
+    function of the epoch): a rate changed by hand in between is overwritten at the next
+    `step()`. (torch's chainable MultiStepLR keeps a hand-set rate until the next milestone.)
     """
 
     def __init__(self, optimizer: SGD, milestones: Sequence[int], gamma: float = 0.1):
@@ -127,6 +131,7 @@ class MultiStepLR:
         self.optimizer, self.milestones, self.gamma = optimizer, list(milestones), gamma
         self.base_lr = optimizer.lr
         self.last_epoch = 0
+        self.optimizer.lr = self.get_last_lr()[0]
 
     def step(self) -> None:
         self.last_epoch += 1

@@ -181,3 +181,42 @@ def test_repr_shows_the_tree():
     text = repr(small_net())
     assert text.startswith("Sequential(") and "(2): Conv2d(2, 3, kernel_size=3" in text
     assert "(0): BatchNorm2d(2, eps=1e-05, momentum=0.1)" in text
+
+
+def test_a_shared_parameter_or_module_is_listed_once_like_torch(rng):
+    shared = Linear(3, 3, rng=rng)
+    net = Sequential(shared, SiLU(), shared)
+    twin_layer = torch.nn.Linear(3, 3)
+    twin = torch.nn.Sequential(twin_layer, torch.nn.SiLU(), twin_layer)
+    assert [n for n, _ in net.named_parameters()] == [n for n, _ in twin.named_parameters()]
+    assert len(net.parameters()) == len(list(twin.parameters())) == 2
+    assert [n for n, _ in net.named_modules()] == [n for n, _ in twin.named_modules()]
+    tied = Module()
+    tied.a = Linear(2, 2, rng=rng)
+    tied.b = Linear(2, 2, rng=rng)
+    tied.b.weight = tied.a.weight  # one Parameter in two layers: SGD must step it once
+    assert len(tied.parameters()) == 3
+
+
+def test_slicing_a_sequential_gives_a_sequential_like_torch(rng):
+    layers = [Linear(2, 2, rng=rng), SiLU(), Linear(2, 2, rng=rng)]
+    net = Sequential(*layers)
+    tail = net[1:]
+    assert isinstance(tail, Sequential) and list(tail) == layers[1:]
+    assert list(tail.state_dict()) == list(
+        torch.nn.Sequential(*[torch.nn.SiLU(), torch.nn.Linear(2, 2)])[0:].state_dict()
+    )
+    assert net[-1] is layers[-1]
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.bool_])
+def test_load_state_dict_refuses_non_float_arrays_naming_the_key(rng, dtype):
+    net = Sequential(Linear(2, 2, rng=rng), BatchNorm2d(2))
+    state = net.state_dict()
+    state["0.weight"] = state["0.weight"].astype(dtype)
+    with pytest.raises(TypeError, match=r"key '0\.weight' holds (int32|bool) values"):
+        net.load_state_dict(state)
+    good = net.state_dict()
+    good["1.num_batches_tracked"] = np.array(3.0)  # a counter may come as a float
+    net.load_state_dict(good)
+    assert net.state_dict()["1.num_batches_tracked"].dtype == np.int64

@@ -193,3 +193,33 @@ def test_multistep_lr_state_dict_resume():
 def test_multistep_lr_rejects_unsorted_milestones():
     with pytest.raises(ValueError, match="MultiStepLR"):
         MultiStepLR(SGD([Parameter(np.zeros(1))], lr=0.1), milestones=[25, 15])
+
+
+@pytest.mark.parametrize("milestones", [[0, 3], [0, 0, 2], [1]])
+def test_multistep_lr_with_a_milestone_at_zero_decays_from_the_start_like_torch(milestones):
+    opt = SGD([Parameter(np.zeros(1))], lr=0.1)
+    sched = MultiStepLR(opt, milestones=milestones, gamma=0.5)
+    ref_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    ref = torch.optim.lr_scheduler.MultiStepLR(ref_opt, milestones=milestones, gamma=0.5)
+    for epoch in range(5):
+        assert opt.lr == pytest.approx(ref_opt.param_groups[0]["lr"], rel=1e-12), epoch
+        ref_opt.step()
+        sched.step()
+        ref.step()
+
+
+def test_a_learning_rate_set_by_hand_is_overwritten_at_the_next_scheduler_step():
+    """The schedule, a pure function of the epoch, owns the rate (documented in MultiStepLR);
+    torch's chainable MultiStepLR instead keeps a hand-set rate until the next milestone."""
+    opt = SGD([Parameter(np.zeros(1))], lr=0.1)
+    sched = MultiStepLR(opt, milestones=[2])
+    opt.lr = 5.0  # by hand
+    assert opt.lr == 5.0
+    sched.step()
+    assert opt.lr == pytest.approx(0.1)
+    ref_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    ref = torch.optim.lr_scheduler.MultiStepLR(ref_opt, milestones=[2])
+    ref_opt.param_groups[0]["lr"] = 5.0
+    ref_opt.step()
+    ref.step()
+    assert ref_opt.param_groups[0]["lr"] == pytest.approx(5.0)  # torch differs here

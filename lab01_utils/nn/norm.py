@@ -81,15 +81,17 @@ class BatchNorm2d(Module):
         ### BEGIN SOLUTION
         axes = (0, 2, 3)  # every value of a channel: over N, H and W
         if self.training:
-            mean = x.mean(axis=axes)  # (C,)
-            # Two passes (centre, then square) keep float32's digits when |mean| >> std,
-            # where E[x^2] - E[x]^2 would cancel them away.
+            # Statistics in float64: a float32 sum of M values loses digits. Two passes
+            # (centre, then square) keep them when |mean| >> std, where E[x^2] - E[x]^2
+            # would cancel them away.
+            mean = x.mean(axis=axes, dtype=np.float64)  # (C,)
             var = ((x - mean[None, :, None, None]) ** 2).mean(axis=axes)  # (C,), biased
             self._update_running_stats(mean, var, x.size // x.shape[1])
         else:
             mean, var = self.running_mean, self.running_var
         invstd = 1.0 / np.sqrt(var + self.eps)  # (C,)
-        xhat = (x - mean[None, :, None, None]) * invstd[None, :, None, None]  # (N, C, H, W)
+        xhat = ((x - mean[None, :, None, None]) * invstd[None, :, None, None]).astype(x.dtype)
+        invstd = invstd.astype(x.dtype)
         self.cache = (xhat, invstd, self.training)
         return self.weight.data[None, :, None, None] * xhat + self.bias.data[None, :, None, None]
         ### END SOLUTION
