@@ -83,6 +83,8 @@ INSTRUCTOR_ONLY = (
     "tests/test_parallel.py",
     "tests/test_data_parallel.py",
     "tests/test_fast_benchmarks.py",
+    "tests/test_textbook_solutions.py",  # fills a release with a student's solutions
+    "tests/textbook_solutions.json",
     "benchmarks/ab_revision.py",  # needs git, and times the fast engine like the others:
     "benchmarks/ab_setting.py",
     "benchmarks/compare_layers.py",
@@ -92,9 +94,9 @@ INSTRUCTOR_ONLY = (
 # Written into the release so that a regeneration may replace it (and nothing else).
 RELEASE_STAMP = ".student-release"
 
-# While exercises are still stubs, imports and variables that only the solutions use are
-# unused; the release's ruff config extends the project's and lets those two rules pass in
-# the files that hold stubs, so `make test` in the release reaches the tests.
+# While exercises are still stubs, the imports and the sizes (h_out, w_out, ...) handed to the
+# student are unused; the release's ruff config extends the project's and lets those two rules
+# pass in the files that hold stubs, so `make test` in the release reaches the tests.
 RUFF_RELAXED_RULES = ("F401", "F841")
 
 
