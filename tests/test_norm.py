@@ -210,18 +210,3 @@ def test_eps_must_be_positive_like_torch(rng, eps):
     if eps == eps:  # torch refuses 0 and negative values when it trains
         with pytest.raises(ValueError, match="eps must be positive"):
             torch.nn.BatchNorm2d(3, eps=eps)(torch.randn(2, 3, 2, 2))
-
-
-@pytest.mark.parametrize("offset", [-3000.0, 1000.0])
-def test_float32_statistics_at_a_large_offset_are_as_accurate_as_torch(rng, offset):
-    """Inputs whose mean is far larger than their spread: float32 sums lose digits."""
-    x = (rng.standard_normal((20, 8, 7, 7)) * 0.5 + offset).astype(np.float32)
-    with torch.no_grad():
-        exact = torch.nn.BatchNorm2d(8).double()(torch.from_numpy(x.astype(np.float64)))
-        torch32 = torch.nn.BatchNorm2d(8)(torch.from_numpy(x))
-    layer = BatchNorm2d(8)
-    ours = layer(x)
-    assert ours.dtype == np.float32 and layer.running_var.dtype == np.float32
-    err_torch = float((torch32 - exact).abs().max())
-    err_ours = float(np.abs(ours - exact.numpy()).max())
-    assert err_ours <= err_torch, (err_ours, err_torch)
