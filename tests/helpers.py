@@ -6,7 +6,11 @@ Every tolerance a test asserts against lives here, named, with the error it was 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -216,3 +220,25 @@ def channels_last(x: np.ndarray) -> np.ndarray:
 def is_channels_last(a: np.ndarray) -> bool:
     """`(N, C, H, W)` stored as a C-contiguous `(N, H, W, C)` buffer."""
     return a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def launch_benchmark(script: str, *args: str, env: dict | None = None):
+    """Run `benchmarks/<script>` with this Python; the finished process (output captured)."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=None if env is None else {**os.environ, **env},
+    )
+
+
+def run_benchmark(script: str, *args: str, env: dict | None = None) -> str:
+    """The benchmark's output; it must succeed."""
+    proc = launch_benchmark(script, *args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout

@@ -3,34 +3,12 @@ sizes: this checks that it works, not how fast anything is; timings are never pa
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from helpers import run_benchmark as run
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ("--steps", "2", "--batch-size", "4")  # the step-timing scripts at a toy size
-
-
-def launch(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env=None if env is None else {**os.environ, **env},
-    )
-
-
-def run(script: str, *args: str, env: dict | None = None) -> str:
-    """The script's output; it must succeed."""
-    proc = launch(script, *args, env=env)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 @pytest.mark.slow
