@@ -10,7 +10,7 @@ Prints both medians and the median of the step-by-step ratios (working tree / RE
 working tree is faster). Like `ab_setting.py` this compares two engines within the same
 seconds, which this machine's drift allows no other way; unlike it, any change can be compared.
 Both engines keep their own worker threads; each one's workers sleep while the other computes
-(after `parallel.SPIN_SECONDS` of checking for work).
+(after `parallel.THREAD_SPIN_SECONDS` of checking for work).
 """
 
 from __future__ import annotations

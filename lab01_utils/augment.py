@@ -1,9 +1,9 @@
 """Training-time augmentation: random translations and horizontal flips of image batches.
 
 Every training image is shifted by up to `max_shift` pixels on each axis and flipped
-left-right with probability 0.5; vacated pixels are filled with 0 (the background of
-Fashion-MNIST). The lab's recipe passes `max_shift=1` (`TrainConfig.max_shift`); the
-functions' default, 2, is the report's.
+left-right with probability `flip_prob`; vacated pixels are filled with 0 (the background of
+Fashion-MNIST). The defaults are the lab's recipe (`config.MAX_SHIFT` = 1 pixel,
+`config.FLIP_PROB` = 0.5); the report's recipe shifts by up to 2.
 
 Conventions (shared by every function here):
     * Images are ``(N, C, H, W)``; ``apply_augmentation`` and the helpers also take a single
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from .config import FLIP_PROB, MAX_SHIFT
 
 __all__ = [
     "apply_augmentation",
@@ -106,8 +108,8 @@ def apply_augmentation(
 def draw_augmentation_params(
     n: int,
     rng: np.random.Generator,
-    max_shift: int = 2,
-    flip_prob: float = 0.5,
+    max_shift: int = MAX_SHIFT,
+    flip_prob: float = FLIP_PROB,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw random augmentation parameters for ``n`` images.
 
@@ -136,8 +138,8 @@ def draw_augmentation_params(
 def augment_batch(
     x: ArrayLike,
     rng: np.random.Generator,
-    max_shift: int = 2,
-    flip_prob: float = 0.5,
+    max_shift: int = MAX_SHIFT,
+    flip_prob: float = FLIP_PROB,
 ) -> np.ndarray:
     """Randomly shift and flip every image of a batch (the training augmentation).
 

@@ -6,23 +6,13 @@ python -m lab01_utils.compare runs/            # reads runs/task1_numpy, runs/ta
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from .config import TASK_DIRS, TASK_NAMES
 from .files import atomic_write, atomic_write_text
 from .plots import plot_training_curves
-from .train import TASK_DIRS
-
-TASK_NAMES = {"numpy": "Task 1 (NumPy)", "torch": "Task 2 (PyTorch)"}
-
-
-def load_history(run_dir: str | Path) -> list[dict]:
-    """The per-epoch history saved by `train` in `run_dir/history.json`."""
-    path = Path(run_dir) / "history.json"
-    if not path.exists():
-        raise FileNotFoundError(f"no history.json in {run_dir}: train that task first")
-    return json.loads(path.read_text())
+from .runs import load_history
 
 
 def summarize(history: list[dict]) -> dict:

@@ -1,4 +1,4 @@
-"""Fashion-MNIST: find it, read it, check it, and cut it into seeded mini-batches.
+"""Fashion-MNIST: where it comes from, and loading it.
 
 Where the data comes from (``load_fashion_mnist(split, root=None)``), first match wins:
 
@@ -16,45 +16,50 @@ Where the data comes from (``load_fashion_mnist(split, root=None)``), first matc
 ``find_data_source`` answers "which one, and where" without loading anything;
 ``data_source_name`` gives the same answer as a short label for logs and plot titles.
 
-A directory holds a split in either layout (IDX is preferred when both are present):
-
-* IDX: ``train-images-idx3-ubyte`` + ``train-labels-idx1-ubyte`` (test: ``t10k-...``),
-  each optionally gzipped (``.gz``); the uncompressed file wins when both exist.
-* Kaggle CSV: ``fashion-mnist_train.csv`` / ``fashion-mnist_test.csv``, a header row, then
-  ``label,pixel1,...,pixel784`` per image. CSV parsing is slow (about 2 s for the 60,000
-  train rows), so the decoded arrays are cached in ``CACHE_DIR/decoded``; gzip decoding of the
-  IDX files takes about 0.35 s and is not cached.
-
-Every problem with the files raises ``DatasetError`` (a ``ValueError``) whose message starts
-with the file's path and says what is wrong.
+A directory holds a split as IDX files (each optionally gzipped; preferred when both are
+present) or as Kaggle's CSV (``formats.py`` reads both). CSV parsing is slow (about 2 s for
+the 60,000 train rows), so the decoded arrays are cached in ``CACHE_DIR/decoded``. Every
+problem with the files raises ``DatasetError`` naming the file. Mini-batches are
+``loader.MiniBatchLoader``; image shapes, ``images.py``.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import os
 import sys
 import zipfile
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import platformdirs
-from numpy.typing import ArrayLike, DTypeLike
 
-from lab01_utils.augment import augment_batch, random_erase
-from lab01_utils.files import atomic_write
+from .config import ENV_DATA_DIR as ENV_DIR
+from .config import ENV_NO_DOWNLOAD, PROFILES, downloads_enabled, env, env_profile
+from .files import atomic_write
+from .formats import (
+    CLASS_NAMES,
+    IDX_PREFIX,
+    NUM_CLASSES,
+    SHA256,
+    DatasetError,
+    idx_sha256,
+    read_bytes,
+    read_csv,
+    read_idx_images,
+    read_idx_labels,
+    split_files,
+)
+from .images import NUM_PIXELS, to_images
 
 __all__ = [
     "CLASS_NAMES",
+    "NUM_CLASSES",
     "DataSource",
     "DatasetError",
-    "MiniBatchLoader",
     "data_source_name",
+    "default_profile",
     "find_data_source",
     "idx_sha256",
     "load_fashion_mnist",
@@ -66,21 +71,6 @@ __all__ = [
     "to_images",
 ]
 
-CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-NUM_CLASSES = len(CLASS_NAMES)
-IMAGE_SIZE = 28
-NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE  # 784
 SPLITS = ("train", "test")
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
 SAMPLE_PER_CLASS = {"train": 200, "test": 50}
@@ -91,236 +81,10 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 MIRROR_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 DOWNLOAD_TIMEOUT_S = 10.0
 SAMPLE_PATH = Path(__file__).parent / "sample" / "fashion_mnist_sample.npz"
-ENV_DIR = "FASHION_MNIST_DIR"
-ENV_NO_DOWNLOAD = "LAB01_NO_DOWNLOAD"
-
-# sha256 of the decompressed IDX files, identical on every mirror and in Debian's package.
-SHA256 = {
-    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-}
-
-_IDX_PREFIX = {"train": "train", "test": "t10k"}
-_IDX_UBYTE = 0x08  # IDX type code for unsigned bytes
 _HOW_TO_GET = (
     "for the full set: apt-get install dataset-fashion-mnist, "
     f"or set {ENV_DIR} to a folder with the IDX or CSV files"
 )
-
-
-class DatasetError(ValueError):
-    """A data file is missing, truncated, corrupt or malformed; the message names the file."""
-
-
-# ----------------------------------------------------------------------------- low level
-
-
-def _read_bytes(path: str | os.PathLike) -> bytes:
-    """The file's content, gunzipped if it is a gzip file, with every failure a DatasetError."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DatasetError(f"{path}: is a directory, not a file") from None
-    except OSError as e:
-        raise DatasetError(f"{path}: cannot read ({e.strerror or e})") from None
-    if not raw:
-        raise DatasetError(f"{path}: file is empty")
-    # Sniff the content rather than trust the name, so an unzipped file called .gz still reads.
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except EOFError:
-            raise DatasetError(
-                f"{path}: truncated gzip stream (the file ends early; download it again)"
-            ) from None
-        except (OSError, zlib.error) as e:
-            raise DatasetError(f"{path}: corrupt gzip data ({e})") from None
-    if path.suffix == ".gz":
-        raise DatasetError(f"{path}: not a gzip file (it does not start with the bytes 1f 8b)")
-    return raw
-
-
-def _parse_idx(path: Path, data: bytes, ndim: int, what: str) -> tuple[tuple[int, ...], int]:
-    """Check an IDX header (unsigned bytes, ``ndim`` dims); return the dims and header length."""
-    expected_magic = (_IDX_UBYTE << 8) | ndim  # 0x00000801 labels, 0x00000803 images
-    if len(data) < 4:
-        raise DatasetError(f"{path}: too short for an IDX header ({len(data)} bytes)")
-    magic = int.from_bytes(data[:4], "big")
-    if magic != expected_magic:
-        raise DatasetError(
-            f"{path}: wrong IDX magic number 0x{magic:08X}, expected 0x{expected_magic:08X} "
-            f"(IDX {what}: unsigned bytes, {ndim} dimension{'s' if ndim > 1 else ''})"
-        )
-    header_len = 4 + 4 * ndim
-    if len(data) < header_len:
-        raise DatasetError(f"{path}: truncated IDX header ({len(data)} of {header_len} bytes)")
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return dims, header_len
-
-
-def read_idx_images(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX image file (``*-images-idx3-ubyte``, optionally ``.gz``).
-
-    Returns:
-        ``x``: uint8 ``(N, 784)``, one flattened 28x28 image per row, values 0..255.
-
-    Raises:
-        DatasetError: missing/unreadable file, bad gzip, wrong magic number, images that are
-            not 28x28, or fewer/more pixel bytes than the header announces.
-    """
-    path = Path(path)
-    data = _read_bytes(path)
-    (n, rows, cols), offset = _parse_idx(path, data, 3, "images")
-    body = len(data) - offset
-    if (rows, cols) != (IMAGE_SIZE, IMAGE_SIZE):
-        raise DatasetError(f"{path}: images are {rows}x{cols}, expected 28x28")
-    expected = n * NUM_PIXELS
-    if body < expected:
-        raise DatasetError(
-            f"{path}: truncated: the header announces {n:,} images ({expected:,} bytes) "
-            f"but the file holds {body:,} bytes of pixels"
-        )
-    if body > expected:
-        raise DatasetError(
-            f"{path}: {body - expected:,} unexpected bytes after the {n:,} images "
-            "the header announces"
-        )
-    # frombuffer views the immutable bytes; copy so callers get an ordinary writable array.
-    x = np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(n, NUM_PIXELS)
-    return x.copy()  # (N, 784)
-
-
-def read_idx_labels(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX label file (``*-labels-idx1-ubyte``, optionally ``.gz``).
-
-    Returns:
-        ``y``: int64 ``(N,)``, class indices 0..9 (see ``CLASS_NAMES``).
-
-    Raises:
-        DatasetError: missing/unreadable file, bad gzip, wrong magic number, fewer/more labels
-            than the header announces, or a label outside 0..9.
-    """
-    path = Path(path)
-    data = _read_bytes(path)
-    (n,), offset = _parse_idx(path, data, 1, "labels")
-    body = len(data) - offset
-    if body < n:
-        raise DatasetError(
-            f"{path}: truncated: the header announces {n:,} labels but the file holds {body:,}"
-        )
-    if body > n:
-        raise DatasetError(
-            f"{path}: {body - n:,} unexpected bytes after the {n:,} labels the header announces"
-        )
-    y = np.frombuffer(data, dtype=np.uint8, offset=offset).astype(np.int64)  # (N,)
-    bad = np.flatnonzero(y >= NUM_CLASSES)
-    if bad.size:
-        raise DatasetError(f"{path}: label {y[bad[0]]} at index {bad[0]} is outside 0..9")
-    return y
-
-
-def _csv_problem(path: Path, lines: list[str]) -> DatasetError | None:
-    """Find the first bad line of a Kaggle CSV body (slow, used only once parsing failed)."""
-    # Pass 1 (cheap): the value count of every line. Empty lines are skipped, as np.loadtxt does.
-    for lineno, line in enumerate(lines[1:], start=2):
-        if line and line.count(",") + 1 != 1 + NUM_PIXELS:
-            return DatasetError(
-                f"{path}: line {lineno}: expected 785 values (label, pixel1..pixel784), "
-                f"found {line.count(',') + 1}"
-            )
-    # Pass 2 (slow): every value an integer in range.
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line:
-            continue
-        for col, text in enumerate(line.split(","), start=1):
-            try:
-                value = int(text)
-            except ValueError:
-                return DatasetError(
-                    f"{path}: line {lineno}, column {col}: {text.strip()!r} is not an integer"
-                )
-            if col == 1 and not 0 <= value < NUM_CLASSES:
-                return DatasetError(f"{path}: line {lineno}: label {value} is outside 0..9")
-            if col > 1 and not 0 <= value <= 255:
-                return DatasetError(
-                    f"{path}: line {lineno}, column {col}: pixel value {value} is outside 0..255"
-                )
-    return None
-
-
-def read_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read a Kaggle-layout Fashion-MNIST CSV (``fashion-mnist_train.csv``, optionally ``.gz``).
-
-    The file is a header row ``label,pixel1,...,pixel784`` and then one image per line.
-
-    Returns:
-        ``(x, y)``: uint8 ``(N, 784)`` pixels 0..255 and int64 ``(N,)`` labels 0..9.
-
-    Raises:
-        DatasetError: missing file, bad header, a row without 785 values, a non-integer value,
-            a pixel outside 0..255 or a label outside 0..9; the message gives the 1-based
-            line number (the header is line 1).
-    """
-    path = Path(path)
-    raw = _read_bytes(path)
-    header_bytes, _, rest = raw.partition(b"\n")
-    header = header_bytes.decode("utf-8", errors="replace").strip()
-    names = [name.strip().strip('"') for name in header.lstrip("\ufeff").split(",")]
-    if len(names) != 1 + NUM_PIXELS or names[0].lower() != "label":
-        raise DatasetError(
-            f"{path}: line 1: expected the header 'label,pixel1,...,pixel784', "
-            f"found {len(names)} columns starting {header[:30]!r}"
-        )
-    if not rest.strip():
-        raise DatasetError(f"{path}: no data rows after the header")
-    del rest  # a 130 MB copy for the full train set; loadtxt reads ``raw`` itself
-
-    def problem() -> DatasetError | None:
-        text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
-        return _csv_problem(path, text.split("\n"))
-
-    # Fast path: numpy's C parser on the bytes (about 2 s for the 60,000 train rows; decoding
-    # to str first costs another 0.6 s). int16 holds every valid value and makes 256 or -1
-    # visible; any failure is located by the slow line-by-line scan.
-    try:
-        table = np.loadtxt(
-            io.BytesIO(raw), delimiter=",", dtype=np.int16, ndmin=2, comments=None, skiprows=1
-        )  # (N, 785)
-    except ValueError as e:
-        raise problem() or DatasetError(f"{path}: cannot parse the CSV ({e})") from None
-    labels, pixels = table[:, 0], table[:, 1:]
-    if (
-        table.shape[1] != 1 + NUM_PIXELS
-        or labels.min() < 0
-        or labels.max() >= NUM_CLASSES
-        or pixels.min() < 0
-        or pixels.max() > 255
-    ):
-        raise problem() or DatasetError(f"{path}: values out of range")
-    return pixels.astype(np.uint8), labels.astype(np.int64)
-
-
-def idx_sha256(a: ArrayLike) -> str:
-    """sha256 of ``a`` written as a (decompressed) IDX file, to compare with ``SHA256``.
-
-    ``a`` is either images ``(N, 784)`` or labels ``(N,)``, values 0..255. Works whatever format
-    the data was read from, so CSV and IDX copies of the canonical set give the same digest.
-    """
-    a = np.asarray(a)
-    if a.ndim == 2 and a.shape[1] == NUM_PIXELS:
-        header = [0x00000803, len(a), IMAGE_SIZE, IMAGE_SIZE]
-    elif a.ndim == 1:
-        header = [0x00000801, len(a)]
-    else:
-        raise ValueError(f"expected images (N, 784) or labels (N,), got shape {a.shape}")
-    h = hashlib.sha256(b"".join(v.to_bytes(4, "big") for v in header))
-    h.update(np.ascontiguousarray(a, dtype=np.uint8).tobytes())
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------- sources
@@ -363,35 +127,15 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
 
-def _split_files(directory: Path, split: str) -> tuple[str, tuple[Path, ...]] | None:
-    """The files holding ``split`` in ``directory`` as ``(fmt, files)``, or None."""
-    prefix = _IDX_PREFIX[split]
-
-    def first(stem: str) -> Path | None:
-        for name in (stem, stem + ".gz"):
-            if (directory / name).is_file():
-                return directory / name
-        return None
-
-    images = first(f"{prefix}-images-idx3-ubyte")
-    labels = first(f"{prefix}-labels-idx1-ubyte")
-    if images and labels:
-        return "idx", (images, labels)
-    csv = directory / f"fashion-mnist_{split}.csv"
-    if csv.is_file():
-        return "csv", (csv,)
-    return None
-
-
 def _require_split(directory: Path, split: str, kind: str, what: str) -> DataSource:
     """A DataSource for a directory that must hold the split (explicit root or env var)."""
     if not directory.exists():
         raise DatasetError(f"{what}{directory}: directory not found")
     if not directory.is_dir():
         raise DatasetError(f"{what}{directory}: not a directory")
-    found = _split_files(directory, split)
+    found = split_files(directory, split)
     if found is None:
-        prefix = _IDX_PREFIX[split]
+        prefix = IDX_PREFIX[split]
         present = [
             p.name
             for p in sorted(directory.iterdir())
@@ -405,10 +149,6 @@ def _require_split(directory: Path, split: str, kind: str, what: str) -> DataSou
         )
     fmt, files = found
     return DataSource(kind, directory, files, fmt)
-
-
-def _downloads_enabled() -> bool:
-    return os.environ.get(ENV_NO_DOWNLOAD, "").strip() in ("", "0")
 
 
 def _one_line(e: BaseException, limit: int = 100) -> str:
@@ -425,7 +165,7 @@ def _download(split: str) -> tuple[tuple[Path, ...] | None, str]:
     ``(None, reason)``. One attempt each, no retries, a short timeout."""
     import pooch  # imported here: it pulls in requests, which plain loading never needs
 
-    prefix = _IDX_PREFIX[split]
+    prefix = IDX_PREFIX[split]
     names = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
     logger = pooch.get_logger()
     level = logger.level
@@ -451,7 +191,7 @@ def _download(split: str) -> tuple[tuple[Path, ...] | None, str]:
     for path in fetched:
         stem = path.name.removesuffix(".gz")
         try:
-            digest = hashlib.sha256(_read_bytes(path)).hexdigest()
+            digest = hashlib.sha256(read_bytes(path)).hexdigest()
         except DatasetError as e:
             digest = str(e)
         if digest != SHA256[stem]:
@@ -484,15 +224,15 @@ def find_data_source(
     _check_split(split)
     if root is not None:
         return _require_split(Path(root), split, "root", "")
-    env = os.environ.get(ENV_DIR, "")
-    if env:
-        return _require_split(Path(env), split, "env", f"{ENV_DIR}=")
+    env_dir = env(ENV_DIR)
+    if env_dir:
+        return _require_split(Path(env_dir), split, "env", f"{ENV_DIR}=")
     for kind, directory in (("cache", Path(CACHE_DIR)), ("debian", Path(DEBIAN_DIR))):
-        found = _split_files(directory, split) if directory.is_dir() else None
+        found = split_files(directory, split) if directory.is_dir() else None
         if found:
             return DataSource(kind, directory, found[1], found[0])
     note = f"downloads off ({ENV_NO_DOWNLOAD}=1)"
-    if _downloads_enabled():
+    if downloads_enabled():
         if not download:
             return DataSource("download", Path(CACHE_DIR))
         files, note = _download(split)
@@ -639,137 +379,14 @@ def load_fashion_mnist(
     return x, y
 
 
-# ----------------------------------------------------------------------------- batching
-
-
-def to_images(x: ArrayLike, dtype: DTypeLike = np.float32) -> np.ndarray:
-    """Pixels 0..255 to network input: ``(N, 784)`` or ``(N, 1, 28, 28)`` -> float
-    ``(N, 1, 28, 28)`` in [0, 1] (``x / 255``). Returns a new array.
-
-    Raises:
-        ValueError: another shape, a non-float ``dtype``, or values outside 0..255.
-    """
-    x = np.asarray(x)
-    dtype = np.dtype(dtype)
-    if not np.issubdtype(dtype, np.floating):
-        raise ValueError(f"dtype must be a float type, got {dtype}")
-    if not (
-        (x.ndim == 2 and x.shape[1] == NUM_PIXELS)
-        or (x.ndim == 4 and x.shape[1:] == (1, IMAGE_SIZE, IMAGE_SIZE))
-    ):
-        raise ValueError(f"x must have shape (N, 784) or (N, 1, 28, 28), got {x.shape}")
-    # uint8 is in range by construction; anything else (e.g. float pixels already scaled to
-    # [0, 1]) would be silently divided twice, so check.
-    if x.dtype != np.uint8 and x.size and (x.min() < 0 or x.max() > 255):
-        raise ValueError(f"pixel values must lie in 0..255, got {x.min()}..{x.max()}")
-    out = x.reshape(len(x), 1, IMAGE_SIZE, IMAGE_SIZE).astype(dtype)  # (N, 1, 28, 28), a copy
-    out /= 255
-    return out
-
-
-class MiniBatchLoader:
-    """Seeded mini-batches shared by the NumPy and the torch training loops.
-
-    Epoch ``e`` draws everything (the permutation, then each batch's augmentation, in batch
-    order) from ``np.random.default_rng([seed, e])`` and nothing else, so:
-    a run resumed at epoch ``e`` sees the same batches as an uninterrupted run, and two
-    loaders with the same data and arguments give identical batches.
-
-    Args:
-        x: pixels 0..255, ``(N, 784)`` or ``(N, 1, 28, 28)``; kept as given (uint8 stays
-            uint8) and converted to float one batch at a time, which saves the 188 MB a
-            float32 copy of the training set would take.
-        y: integer labels ``(N,)``.
-        batch_size: images per batch; the last batch keeps the remainder.
-        shuffle: draw a fresh permutation every epoch (else the original order).
-        augment: apply ``augment_batch`` (random shifts and flips) to every batch.
-        seed: non-negative int, the run's seed.
-        max_shift, flip_prob: passed to ``augment_batch``.
-        erase_prob: with ``augment``, also blank a random rectangle in each image with this
-            probability (``random_erase``); 0 (the report's recipe) draws nothing for it.
-        dtype: float type of the image batches.
-
-    Usage::
-
-        loader = MiniBatchLoader(x, y, batch_size=50, augment=True, seed=0)
-        for epoch in range(1, num_epochs + 1):  # train() counts epochs from 1
-            for xb, yb in loader.epoch(epoch):  # (B, 1, 28, 28) float, (B,) int64
-                ...
-    """
-
-    def __init__(
-        self,
-        x: ArrayLike,
-        y: ArrayLike,
-        batch_size: int = 50,
-        shuffle: bool = True,
-        augment: bool = False,
-        seed: int = 0,
-        max_shift: int = 2,
-        flip_prob: float = 0.5,
-        dtype: DTypeLike = np.float32,
-        erase_prob: float = 0.0,
-    ) -> None:
-        x, y = np.asarray(x), np.asarray(y)
-        if not (
-            (x.ndim == 2 and x.shape[1] == NUM_PIXELS)
-            or (x.ndim == 4 and x.shape[1:] == (1, IMAGE_SIZE, IMAGE_SIZE))
-        ):
-            raise ValueError(f"x must have shape (N, 784) or (N, 1, 28, 28), got {x.shape}")
-        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"y must be integer labels of shape (N,), got {y.dtype} {y.shape}")
-        if len(x) != len(y):
-            raise ValueError(f"x and y differ in length: {len(x)} images, {len(y)} labels")
-        if len(x) == 0:
-            raise ValueError("x and y are empty")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-            raise ValueError(f"batch_size must be an int, got {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        if max_shift < 0 or not 0.0 <= flip_prob <= 1.0:
-            raise ValueError(
-                f"need max_shift >= 0 and 0 <= flip_prob <= 1, got {max_shift}, {flip_prob}"
-            )
-        if not 0.0 <= erase_prob <= 1.0:
-            raise ValueError(f"erase_prob must lie in [0, 1], got {erase_prob}")
-        if not np.issubdtype(np.dtype(dtype), np.floating):
-            raise ValueError(f"dtype must be a float type, got {np.dtype(dtype)}")
-        self.x, self.y = x, y
-        self.batch_size = int(batch_size)
-        self.shuffle, self.augment = bool(shuffle), bool(augment)
-        self.seed = int(seed)
-        self.max_shift, self.flip_prob = max_shift, flip_prob
-        self.erase_prob = float(erase_prob)
-        self.dtype = np.dtype(dtype)
-
-    @property
-    def num_samples(self) -> int:
-        """N, the number of images."""
-        return len(self.y)
-
-    def __len__(self) -> int:
-        """Batches per epoch, ``ceil(N / batch_size)``."""
-        return -(-self.num_samples // self.batch_size)
-
-    def epoch(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield the batches ``(xb, yb)`` of epoch number ``epoch`` (any int >= 0;
-        ``lab01_utils.train`` counts epochs from 1, so use 1 for its first epoch).
-
-        ``xb``: float ``(B, 1, 28, 28)`` in [0, 1]; ``yb``: int64 ``(B,)``;
-        ``B = batch_size`` except possibly for the last batch.
-        """
-        if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
-            raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
-        rng = np.random.default_rng([self.seed, int(epoch)])
-        n = self.num_samples
-        order = rng.permutation(n) if self.shuffle else np.arange(n)
-        for start in range(0, n, self.batch_size):
-            idx = order[start : start + self.batch_size]
-            xb = to_images(self.x[idx], self.dtype)  # (B, 1, 28, 28)
-            if self.augment:
-                xb = augment_batch(xb, rng, self.max_shift, self.flip_prob)
-                if self.erase_prob > 0:
-                    xb = random_erase(xb, rng, self.erase_prob)
-            yield xb, self.y[idx].astype(np.int64)
+def default_profile() -> str:
+    """`$LAB01_PROFILE` if set; otherwise `full` when the full data is on this machine,
+    else `quick` (the embedded sample)."""
+    profile = env_profile()
+    if profile:
+        return profile
+    try:
+        kind = find_data_source("train").kind
+    except Exception:
+        return PROFILES[0]
+    return "full" if kind not in ("sample", "download") else "quick"

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from .compare import write_comparison
-from .data import data_source_name
-from .train import TASK_DIRS, TrainConfig, TrainingDiverged, default_profile, train
+from .config import TASK_DIRS, TrainConfig, TrainingDiverged
+from .data import data_source_name, default_profile
+from .train import train
 
 
 def main() -> int:

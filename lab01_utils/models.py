@@ -22,11 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import nn
-
-IMAGE_SHAPE = (1, 28, 28)
-
-
-ENGINES = ("plain", "fast")  # the NumPy engines: nn/'s textbook layers, or lab01_utils.fast
+from .config import ENGINES
+from .images import as_image_batch
 
 
 def fast_engine():
@@ -63,17 +60,12 @@ def resolve_engine(engine: str) -> str:
 
 def _as_images(x, layer: str):
     """`(N, 784)` or `(N, 1, 28, 28)` -> `(N, 1, 28, 28)`, with a clear error otherwise."""
-    shape = tuple(x.shape)
     if not np.issubdtype(np.asarray(x).dtype, np.floating):
         raise TypeError(
             f"{layer}: expected floating-point images in [0, 1], got dtype {np.asarray(x).dtype}; "
             "convert raw pixels with lab01_utils.data.to_images (x.astype(np.float32) / 255)"
         )
-    if len(shape) == 2 and shape[1] == 784:
-        return x.reshape(shape[0], *IMAGE_SHAPE)
-    if len(shape) == 4 and shape[1:] == IMAGE_SHAPE:
-        return x
-    raise ValueError(f"{layer}: expected input of shape (N, 784) or (N, 1, 28, 28), got {shape}")
+    return as_image_batch(x, layer)
 
 
 class PreActResNet(nn.Module):

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .images import as_image_batch
+
 
 class PreActBlock(nn.Module):
     """torch twin of `lab01_utils.nn.PreActBlock` (same names: bn1, conv1, bn2, conv2, shortcut)."""
@@ -59,13 +61,7 @@ class TorchPreActResNet(nn.Module):
         self.fc = nn.Linear(w3, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2 and x.shape[1] == 784:
-            x = x.reshape(x.shape[0], 1, 28, 28)
-        elif not (x.dim() == 4 and tuple(x.shape[1:]) == (1, 28, 28)):
-            raise ValueError(
-                f"TorchPreActResNet: expected input of shape (N, 784) or (N, 1, 28, 28), got "
-                f"{tuple(x.shape)}"
-            )
+        x = as_image_batch(x, "TorchPreActResNet")
         x = self.stem(x)
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(self.pool(self.act(self.bn(x))))

@@ -26,9 +26,11 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import plots
+from . import metrics, plots
 from .augment import draw_augmentation_params
-from .data import CLASS_NAMES
+from .config import MAX_SHIFT
+from .formats import CLASS_NAMES
+from .runs import format_log_line
 
 __all__ = [
     "AugmentationExplorer",
@@ -154,7 +156,7 @@ class AugmentationExplorer(Explorer):
         x: np.ndarray,
         y: np.ndarray | None = None,
         index: int = 0,
-        max_shift: int = 1,
+        max_shift: int = MAX_SHIFT,
         class_names: Sequence[str] = CLASS_NAMES,
         seed: int = 0,
     ):
@@ -191,7 +193,7 @@ class AugmentationExplorer(Explorer):
 
 
 def augmentation_explorer(
-    x: np.ndarray, y: np.ndarray | None = None, index: int = 0, max_shift: int = 1
+    x: np.ndarray, y: np.ndarray | None = None, index: int = 0, max_shift: int = MAX_SHIFT
 ) -> AugmentationExplorer:
     """Pick an image (`x`: `(N, 784)` or `(N, 1, 28, 28)`) and shift/flip it by hand."""
     return AugmentationExplorer(x, y, index, max_shift)
@@ -217,14 +219,14 @@ class FeatureMapExplorer(Explorer):
         max_channels: int = 16,
         class_names: Sequence[str] = CLASS_NAMES,
     ):
-        self.model = plots.numpy_model(model)
+        self.model = metrics.numpy_model(model)
         self.x, self.y, self.class_names = np.asarray(x), y, class_names
         self.max_channels = max_channels
         self.index = widgets.IntSlider(
             value=index, min=0, max=len(self.x) - 1, description="image", continuous_update=False
         )
         self.layer = widgets.Dropdown(
-            options=plots.feature_map_layers(self.model), value=layer, description="layer"
+            options=metrics.feature_map_layers(self.model), value=layer, description="layer"
         )
         self.maps: np.ndarray | None = None
         super().__init__([self.index, self.layer])
@@ -232,8 +234,8 @@ class FeatureMapExplorer(Explorer):
     def make_figure(self) -> Figure:
         i, layer = self.index.value, self.layer.value
         img = self.x[i : i + 1]
-        self.maps = plots.feature_maps(self.model, img, layer)  # (C, H, W)
-        pred = int(plots.predict_logits(self.model, img).argmax())
+        self.maps = metrics.feature_maps(self.model, img, layer)  # (C, H, W)
+        pred = int(metrics.predict_logits(self.model, img).argmax())
         title = f"{layer}, image {i}"
         if self.y is not None:
             title += f" (true {self.class_names[int(self.y[i])]}"
@@ -299,8 +301,6 @@ class TrainingCurves(Explorer):
 
     def redraw(self) -> None:
         super().redraw()
-        from .train import format_log_line
-
         lines = []
         for name, h in self.histories.items():
             try:

@@ -1,4 +1,4 @@
-"""Tests for lab01_utils/checks.py: each classic mistake, planted in a copy of the solution, is
+"""Tests for lab01_utils/checks/: each classic mistake, planted in a copy of the solution, is
 caught with its hint; each exercise's stub alone reads "not implemented yet"; nothing raises.
 
 Instructor-only (it holds copies of the solutions): `make student` leaves it out.
@@ -13,15 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab01_utils import checks, release
-from lab01_utils import train as train_mod
+from lab01_utils import checks, engines, release
 from lab01_utils.augment import _per_image
 from lab01_utils.nn import BatchNorm2d, Conv2d, CrossEntropyLoss, Linear, PreActBlock, SiLU
 from lab01_utils.nn.activation import sigmoid
 from lab01_utils.nn.functional import check_input, conv_output_size
 from lab01_utils.optim import SGD
 
-PACKAGE = Path(checks.__file__).resolve().parent
+PACKAGE = Path(checks.__file__).resolve().parents[1]  # lab01_utils/
 
 
 def assert_caught(result: checks.CheckResult, *needles: str) -> None:
@@ -275,7 +274,7 @@ def train_one_epoch_unweighted(engine, loader, epoch, **kwargs):
     return float(np.mean(losses)), 100.0 * correct / seen
 
 
-class EngineWithoutTrainMode(train_mod.NumpyEngine):
+class EngineWithoutTrainMode(engines.NumpyEngine):
     def train_step(self, xb, yb):
         logits = self.model(xb)  # planted: no self.model.train()
         loss = self.loss_fn(logits, yb)
@@ -284,7 +283,7 @@ class EngineWithoutTrainMode(train_mod.NumpyEngine):
         return loss, int((logits.argmax(axis=1) == yb).sum())
 
 
-class EngineWithoutStep(train_mod.NumpyEngine):
+class EngineWithoutStep(engines.NumpyEngine):
     def train_step(self, xb, yb):
         self.model.train()
         logits = self.model(xb)
@@ -453,9 +452,10 @@ def _stub_check(monkeypatch, exercise: str) -> checks.CheckResult:
         case "7.3":
             return checks.check_augmentation(augment_fn=mod("augment.py").apply_augmentation, **q)
         case "8.1":
-            m = mod("train.py")
             return checks.check_train_epoch(
-                train_one_epoch_fn=m.train_one_epoch, engine_cls=m.NumpyEngine, **q
+                train_one_epoch_fn=mod("epoch.py").train_one_epoch,
+                engine_cls=mod("engines.py").NumpyEngine,
+                **q,
             )
     raise AssertionError(f"no stub case for exercise {exercise}: add one")
 

@@ -22,7 +22,6 @@ from lab01_utils.augment import augment_batch
 from lab01_utils.data import (
     CLASS_NAMES,
     DatasetError,
-    MiniBatchLoader,
     data_source_name,
     find_data_source,
     idx_sha256,
@@ -34,6 +33,7 @@ from lab01_utils.data import (
     read_idx_labels,
     to_images,
 )
+from lab01_utils.loader import MiniBatchLoader
 
 REAL_DIR = Path("/usr/share/datasets/fashion-mnist")
 HAVE_REAL = all(

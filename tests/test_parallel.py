@@ -170,7 +170,7 @@ def test_a_split_call_inside_a_split_call_runs_on_the_calling_thread(threads):
 def test_hand_offs_work_with_and_without_spinning(threads, monkeypatch, spin):
     """Sleeping at once (0) and spinning first reach the same results, over many calls, with
     the worker and the caller each finishing first."""
-    monkeypatch.setattr(parallel, "SPIN_SECONDS", spin)
+    monkeypatch.setattr(parallel, "THREAD_SPIN_SECONDS", spin)
     threads(2)
     for i in range(200):
         slow_second = i % 2 == 0

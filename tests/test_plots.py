@@ -1,4 +1,5 @@
-"""Tests for `lab01_utils/plots.py`: the metrics, the model helpers and every figure."""
+"""Tests for `lab01_utils/metrics.py` and `lab01_utils/plots/`: the metrics, the model helpers
+and every figure."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from lab01_utils import plots
+from lab01_utils import metrics, plots
 from lab01_utils.augment import apply_augmentation
-from lab01_utils.data import CLASS_NAMES, load_sample, to_images
+from lab01_utils.data import CLASS_NAMES, load_sample
+from lab01_utils.images import to_images
 from lab01_utils.models import build_numpy_model, build_torch_model, torch_state_to_numpy
 from lab01_utils.nn import im2col, sigmoid
+from lab01_utils.plots import layers as plot_layers
 
 SMALL_WIDTHS = (4, 8, 16)  # the lab's architecture, narrow, so forward passes are instant
 # NumPy float32 vs torch float32 on the same weights: a few ulps of the largest logit.
@@ -43,7 +46,7 @@ def labelled_lines(ax):
 def test_confusion_matrix_counts_pairs():
     y_true = np.array([0, 0, 1, 2, 2, 2])
     y_pred = np.array([0, 1, 1, 2, 0, 2])
-    cm = plots.confusion_matrix(y_true, y_pred, num_classes=3)
+    cm = metrics.confusion_matrix(y_true, y_pred, num_classes=3)
     want = np.array([[1, 1, 0], [0, 1, 0], [1, 0, 2]])
     assert cm.dtype == np.int64
     np.testing.assert_array_equal(cm, want)
@@ -55,18 +58,18 @@ def test_confusion_matrix_matches_a_loop(rng):
     want = np.zeros((10, 10), np.int64)
     for t, p in zip(y_true, y_pred, strict=True):
         want[t, p] += 1
-    np.testing.assert_array_equal(plots.confusion_matrix(y_true, y_pred), want)
+    np.testing.assert_array_equal(metrics.confusion_matrix(y_true, y_pred), want)
 
 
 def test_confusion_matrix_rejects_bad_labels():
     with pytest.raises(ValueError, match="y_pred"):
-        plots.confusion_matrix(np.array([0, 1]), np.array([0, 10]))
+        metrics.confusion_matrix(np.array([0, 1]), np.array([0, 10]))
     with pytest.raises(ValueError, match=r"\(N,\)"):
-        plots.confusion_matrix(np.array([0, 1]), np.array([0]))
+        metrics.confusion_matrix(np.array([0, 1]), np.array([0]))
 
 
 def test_per_class_accuracy_is_the_row_recall_and_nan_for_absent_classes():
-    acc = plots.per_class_accuracy(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), num_classes=3)
+    acc = metrics.per_class_accuracy(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), num_classes=3)
     np.testing.assert_allclose(acc[:2], [50.0, 100.0])
     assert np.isnan(acc[2])
 
@@ -75,7 +78,7 @@ def test_per_class_accuracy_is_the_row_recall_and_nan_for_absent_classes():
 
 
 def test_feature_map_layers_are_the_image_shaped_layers(small_model):
-    assert plots.feature_map_layers(small_model) == [
+    assert metrics.feature_map_layers(small_model) == [
         "stem",
         "layer1.0",
         "layer1.1",
@@ -104,7 +107,7 @@ def test_feature_map_layers_are_the_image_shaped_layers(small_model):
     ],
 )
 def test_feature_maps_shapes(small_model, sample, layer, shape):
-    maps = plots.feature_maps(small_model, sample[0][:1], layer)
+    maps = metrics.feature_maps(small_model, sample[0][:1], layer)
     assert maps.shape == shape
     assert np.isfinite(maps).all()
 
@@ -115,17 +118,18 @@ def test_feature_maps_values_and_input_forms(small_model, sample):
     want = small_model.stem(to_images(x))[0]
     small_model.train()
     for form in (x, to_images(x), to_images(x).reshape(1, 784), x[0], x[0].reshape(28, 28)):
-        np.testing.assert_allclose(plots.feature_maps(small_model, form, "stem"), want, rtol=1e-6)
+        np.testing.assert_allclose(metrics.feature_maps(small_model, form, "stem"), want, rtol=1e-6)
     # the stage name means its last block
     np.testing.assert_array_equal(
-        plots.feature_maps(small_model, x, "layer2"), plots.feature_maps(small_model, x, "layer2.1")
+        metrics.feature_maps(small_model, x, "layer2"),
+        metrics.feature_maps(small_model, x, "layer2.1"),
     )
 
 
 def test_feature_maps_use_eval_mode_and_leave_the_model_as_it_was(small_model, sample):
     before = small_model.state_dict()
     small_model.train()
-    plots.feature_maps(small_model, sample[0][:1], "layer3.1")
+    metrics.feature_maps(small_model, sample[0][:1], "layer3.1")
     assert small_model.training
     after = small_model.state_dict()
     for k in before:  # running statistics untouched: eval mode
@@ -134,38 +138,40 @@ def test_feature_maps_use_eval_mode_and_leave_the_model_as_it_was(small_model, s
 
 def test_feature_maps_errors(small_model, sample):
     with pytest.raises(ValueError, match="unknown layer 'layer4'"):
-        plots.feature_maps(small_model, sample[0][:1], "layer4")
+        metrics.feature_maps(small_model, sample[0][:1], "layer4")
     with pytest.raises(ValueError, match="not feature maps"):
-        plots.feature_maps(small_model, sample[0][:1], "fc")
+        metrics.feature_maps(small_model, sample[0][:1], "fc")
     with pytest.raises(ValueError, match="one image"):
-        plots.feature_maps(small_model, sample[0][:2], "stem")
+        metrics.feature_maps(small_model, sample[0][:2], "stem")
 
 
 def test_torch_model_is_converted_with_its_weights(sample):
     tmodel = build_torch_model(SMALL_WIDTHS, seed=5)
-    model = plots.numpy_model(tmodel)
+    model = metrics.numpy_model(tmodel)
     for k, v in torch_state_to_numpy(tmodel.state_dict()).items():
         np.testing.assert_array_equal(model.state_dict()[k], v)
     x = sample[0][:8]
     np.testing.assert_allclose(
-        plots.predict_logits(model, x), plots.predict_logits(tmodel, x), atol=PARITY_ATOL_F32
+        metrics.predict_logits(model, x), metrics.predict_logits(tmodel, x), atol=PARITY_ATOL_F32
     )
-    assert plots.feature_maps(tmodel, x[:1], "layer1.0").shape == (4, 14, 14)
+    assert metrics.feature_maps(tmodel, x[:1], "layer1.0").shape == (4, 14, 14)
     with pytest.raises(TypeError):
-        plots.numpy_model(object())
+        metrics.numpy_model(object())
 
 
 def test_predict_logits_batches_and_restores_the_mode(small_model, sample):
     x = sample[0][:30]
     small_model.train()
-    out = plots.predict_logits(small_model, x, batch_size=7)
+    out = metrics.predict_logits(small_model, x, batch_size=7)
     assert out.shape == (30, 10) and small_model.training
-    np.testing.assert_allclose(out, plots.predict_logits(small_model, x, batch_size=30), rtol=1e-5)
+    np.testing.assert_allclose(
+        out, metrics.predict_logits(small_model, x, batch_size=30), rtol=1e-5
+    )
 
 
 def test_layer_table_default_model():
     model = build_numpy_model()
-    rows = plots.layer_table(model)
+    rows = metrics.layer_table(model)
     assert [r.name for r in rows] == [
         "input",
         "reshape",
@@ -189,12 +195,12 @@ def test_layer_table_default_model():
     total = sum(p.data.size for p in model.parameters())
     assert sum(r.params for r in rows) == total == 696_682
     assert {r.name: r.params for r in rows}["stem"] == 32 * 9
-    text = plots.format_layer_table(rows)
+    text = metrics.format_layer_table(rows)
     assert text.splitlines()[-1].split()[-1] == "696,682"
 
 
 def test_layer_table_params_per_row_small_model(small_model):
-    rows = plots.layer_table(small_model)
+    rows = metrics.layer_table(small_model)
     for r in rows:
         if r.name.startswith("layer"):
             stage, block = r.name.split(".")
@@ -268,7 +274,7 @@ def test_plot_augmentation_before_the_exercise_is_written(sample, monkeypatch):
     def stub(*args, **kwargs):
         raise NotImplementedError("Exercise 7.3: the augmentation")
 
-    monkeypatch.setattr(plots, "apply_augmentation", stub)
+    monkeypatch.setattr(plot_layers, "apply_augmentation", stub)
     fig = plots.plot_augmentation(sample[0][0], shift_x=2)
     assert len(image_axes(fig)) == 1
     assert fig.axes[1].get_title() == "shift_x=2, shift_y=0, flip=False"

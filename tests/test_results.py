@@ -13,17 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from lab01_utils.config import FREE, TASK_DIRS, TrainConfig
 from lab01_utils.data import DEBIAN_DIR
-from lab01_utils.train import (
-    FREE,
-    TASK_DIRS,
-    TrainConfig,
-    evaluate,
-    format_log_line,
-    load_data,
-    load_weights,
-    make_engine,
-)
+from lab01_utils.engines import make_engine
+from lab01_utils.epoch import evaluate
+from lab01_utils.runs import format_log_line, load_weights
+from lab01_utils.train import load_data
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = [  # (folder, recipe, task)

@@ -14,18 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab01_utils.data import DEBIAN_DIR, MiniBatchLoader, load_sample, to_images
+from lab01_utils.cli import cli_processes, main
+from lab01_utils.config import REPORT_RECIPE, TrainConfig, TrainingDiverged
+from lab01_utils.data import DEBIAN_DIR, load_sample
+from lab01_utils.engines import make_engine
+from lab01_utils.images import to_images
+from lab01_utils.loader import MiniBatchLoader
 from lab01_utils.models import available_engines
-from lab01_utils.train import (
-    REPORT_RECIPE,
-    TrainConfig,
-    TrainingDiverged,
-    format_log_line,
-    load_weights,
-    main,
-    make_engine,
-    train,
-)
+from lab01_utils.runs import format_log_line, load_weights
+from lab01_utils.train import train
 
 # Task 1 and Task 2 on the same batches from the same weights: float32 drift only.
 AGREEMENT_RTOL = 1e-4
@@ -207,7 +204,8 @@ def test_run_killed_mid_epoch_resumes_to_the_same_result(tmp_path):
         while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert ckpt.exists(), "no checkpoint after the first epoch"
-        time.sleep(0.3)  # now inside epoch 2
+        # Epoch 1 is checkpointed, so the run is now inside epoch 2 (a quick epoch can take
+        # well under a second: kill at once rather than after a pause).
         assert proc.poll() is None, "the run finished before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -232,7 +230,7 @@ def test_run_killed_mid_epoch_resumes_to_the_same_result(tmp_path):
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path, monkeypatch):
-    from lab01_utils import train as train_mod
+    from lab01_utils import engines as train_mod
 
     real_step = train_mod.NumpyEngine.train_step
     calls = {"n": 0}
@@ -395,8 +393,6 @@ def test_the_plain_and_the_fast_engine_train_alike():
 
 
 def test_the_engine_is_chosen_explicitly_and_named(tmp_path, capsys):
-    from lab01_utils.train import cli_processes
-
     assert make_engine(TrainConfig.for_profile("quick", numpy_engine="plain")).engine == "plain"
     assert cli_processes("plain", None) == 1  # no processes without the fast engine
     assert cli_processes("fast", 3) == 3

@@ -6,12 +6,14 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
-from lab01_utils import plots
+from lab01_utils import metrics
 from lab01_utils.augment import apply_augmentation
+from lab01_utils.config import TrainConfig
 from lab01_utils.data import CLASS_NAMES, load_sample
 from lab01_utils.models import build_numpy_model, build_torch_model
 from lab01_utils.nn import sigmoid
-from lab01_utils.train import TrainConfig, format_log_line, train
+from lab01_utils.runs import format_log_line
+from lab01_utils.train import train
 from lab01_utils.widgets import (
     TrainingCurves,
     augmentation_explorer,
@@ -121,7 +123,7 @@ def test_feature_map_explorer(sample):
     x, y = sample
     model = build_numpy_model(SMALL_WIDTHS, seed=1)
     e = feature_map_explorer(model, x, y)
-    assert list(e.layer.options) == plots.feature_map_layers(model)
+    assert list(e.layer.options) == metrics.feature_map_layers(model)
     assert_shows(e, 1)
     assert e.maps.shape == (4, 28, 28)
 
@@ -132,7 +134,7 @@ def test_feature_map_explorer(sample):
 
     e.index.value = 3
     assert_shows(e, 3)
-    np.testing.assert_array_equal(e.maps, plots.feature_maps(model, x[3:4], "layer2.0"))
+    np.testing.assert_array_equal(e.maps, metrics.feature_maps(model, x[3:4], "layer2.0"))
     channels = [ax for ax in e.figure.axes if ax.images and ax.get_title().startswith("ch ")]
     assert len(channels) == 8
     np.testing.assert_array_equal(channels[5].images[0].get_array(), e.maps[5])

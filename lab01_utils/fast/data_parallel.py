@@ -29,170 +29,30 @@ one-process model's to float round-off (tests/test_data_parallel.py).
 
 from __future__ import annotations
 
-import mmap
 import os
 import select
-import signal
 import time
 import traceback
 import weakref
 
 import numpy as np
 
+from ..images import IMAGE_SHAPE, as_image_batch
 from ..nn import BatchNorm2d, Module
 from . import collective, parallel
 from .fused import FusedBatchNorm2d, FusedPreActBlock
-
-_FORWARD, _BACKWARD, _STOP = 1, 2, 3
-_MAX_GATHER = 4 * 1024 + 8  # float64 values one process can contribute to one all_gather
-_ERROR_BYTES = 4096
-# How long an idle worker keeps checking for the next command before it sleeps. Within a
-# training step the next command comes within milliseconds; between steps a sleeping worker
-# leaves the cores to whatever else runs (a benchmark's torch step).
-SPIN_SECONDS = 0.005
-
-
-class WorkerError(RuntimeError):
-    """A worker process failed; the message carries its traceback."""
-
-
-class _Group:
-    """The shared mapping and this process's place in it."""
-
-    def __init__(
-        self,
-        world: int,
-        n_params: int,
-        max_batch: int,
-        image_shape: tuple[int, int, int],
-        out_size: int,
-        dtype,
-    ):
-        self.world, self.rank, self.running = world, 0, False
-        item = np.dtype(dtype).itemsize
-        in_size = int(np.prod(image_shape))
-        self.max_batch, self.image_shape = max_batch, image_shape
-        self.in_size, self.out_size = in_size, out_size
-        ctl_bytes = 8 * 64
-        sizes = {
-            "gather": 8 * world * _MAX_GATHER,
-            "weights": item * n_params,
-            "grads": item * world * n_params,
-            "x": item * max_batch * in_size,
-            "out": item * max_batch * out_size,
-            "error": _ERROR_BYTES * world,
-        }
-        self._map = mmap.mmap(-1, ctl_bytes + sum(sizes.values()))  # shared across fork
-        self.ctl = np.frombuffer(self._map, dtype=np.int64, count=64)
-        offset = ctl_bytes
-        views = {}
-        for name, size in sizes.items():
-            kind = np.uint8 if name == "error" else np.float64 if name == "gather" else dtype
-            views[name] = np.frombuffer(
-                self._map, dtype=kind, count=size // np.dtype(kind).itemsize, offset=offset
-            )
-            offset += size
-        self.gather_buf = views["gather"].reshape(world, _MAX_GATHER)
-        self.weights = views["weights"]
-        self.grads = views["grads"].reshape(world, n_params)
-        # One row per image: `x[rows]` is a process's share of the batch (images or their
-        # gradients), `out[rows]` its logits or their gradients.
-        self.x = views["x"].reshape(max_batch, in_size)
-        self.out = views["out"].reshape(max_batch, out_size)
-        self.error = views["error"].reshape(world, _ERROR_BYTES)
-        # One pipe per worker: a sleeping worker wakes when a byte arrives.
-        self.bells = [os.pipe() for _ in range(world - 1)]
-        self.pids: list[int] = []
-        self.broken = ""  # why the group can no longer run commands
-        self.calls = 0  # all_gather calls in the current command
-
-    # ctl layout: 0 command number, 1 command, 2 batch size, 3 training, 4 input grad,
-    # 5 abort (the main process failed mid-command); 8 + r: last command rank r finished;
-    # 16 + r: rank r's all_gather stamp; 32 + r: rank r failed.
-    def stamp(self) -> int:
-        return (int(self.ctl[0]) << 20) + self.calls
-
-    def ring(self) -> None:
-        """(Main process) wake the workers that sleep: a new command is in `ctl`."""
-        for _, write_end in self.bells[: len(self.pids)]:
-            os.write(write_end, b"!")
-
-    def all_gather(self, values: np.ndarray) -> list[np.ndarray]:
-        k = values.shape[0]
-        if k > _MAX_GATHER:
-            raise ValueError(f"all_gather: {k} values, at most {_MAX_GATHER}")
-        self.calls += 1
-        self.gather_buf[self.rank, :k] = values
-        stamp = self.stamp()
-        self.ctl[16 + self.rank] = stamp
-        for r in range(self.world):
-            if r != self.rank:
-                self.wait(lambda r=r: self.ctl[16 + r] >= stamp)
-        out = [self.gather_buf[r, :k].astype(values.dtype) for r in range(self.world)]
-        # Nobody may overwrite a slot before everyone has read it: a second stamp.
-        self.calls += 1
-        stamp = self.stamp()
-        self.ctl[16 + self.rank] = stamp
-        for r in range(self.world):
-            if r != self.rank:
-                self.wait(lambda r=r: self.ctl[16 + r] >= stamp)
-        return out
-
-    def wait(self, ready) -> None:
-        """Spin until `ready()`; fail if another process failed or exited meanwhile."""
-        spins = 0
-        while not ready():
-            spins += 1
-            if spins % 4096 == 0:
-                self.check()
-
-    def check(self) -> None:
-        if self.rank != 0:
-            if self.ctl[5]:
-                raise _Aborted
-            if os.getppid() == 1:  # the main process is gone
-                os._exit(1)
-            return
-        self.check_alive()
-        for r in range(1, self.world):
-            if self.ctl[32 + r]:
-                text = bytes(self.error[r]).rstrip(b"\0").decode(errors="replace")
-                self.ctl[32 + r] = 0
-                raise WorkerError(f"DataParallel worker {r} failed:\n{text}")
-
-    def check_alive(self) -> None:
-        """(Main process) raise if a worker process has exited. The group cannot go on
-        without it: the other workers are stopped too."""
-        for r, pid in enumerate(self.pids, start=1):
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                self.pids.remove(pid)
-                self.broken = f"DataParallel worker {r} (pid {pid}) exited"
-                for other in self.pids:
-                    os.kill(other, signal.SIGKILL)
-                    os.waitpid(other, 0)
-                self.pids = []
-                raise WorkerError(self.broken)
-
-
-class _Aborted(Exception):
-    """The main process failed mid-command: the workers drop theirs."""
-
-
-def _flat(model: Module) -> list[np.ndarray]:
-    """Every parameter and floating buffer of `model`, in a fixed order."""
-    arrays = [p.data for _, p in model.named_parameters()]
-    arrays += [b for _, b in model.named_buffers() if np.issubdtype(b.dtype, np.floating)]
-    return arrays
-
-
-def _pieces(flat: np.ndarray, arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """Views of the vector `flat` shaped like `arrays`, one after the other: where each array
-    lies in a shared buffer of all of them."""
-    views, offset = [], 0
-    for a in arrays:
-        views.append(flat[offset : offset + a.size].reshape(a.shape))
-        offset += a.size
-    return views
+from .shared import (
+    BACKWARD,
+    ERROR_BYTES,
+    FORWARD,
+    STOP,
+    WORKER_SPIN_SECONDS,
+    Aborted,
+    Group,
+    WorkerError,
+    flat_arrays,
+    pieces,
+)
 
 
 class DataParallel(Module):
@@ -218,7 +78,7 @@ class DataParallel(Module):
         model: Module,
         processes: int | None = None,
         max_batch: int = 1024,
-        image_shape: tuple[int, int, int] = (1, 28, 28),
+        image_shape: tuple[int, int, int] = IMAGE_SHAPE,
     ):
         super().__init__()
         world = processes if processes is not None else parallel._default_threads()
@@ -254,9 +114,9 @@ class DataParallel(Module):
             self._group = None
             return
         out_size = model.num_classes
-        flat = _flat(model)
+        flat = flat_arrays(model)
         n_params, dtype = sum(a.size for a in flat), flat[0].dtype
-        group = _Group(world, n_params, max_batch, image_shape, out_size, dtype)
+        group = Group(world, n_params, max_batch, image_shape, out_size, dtype)
         parallel.set_num_threads(1)
         parallel.hold_numpy_blas()
         for rank in range(1, world):
@@ -302,30 +162,22 @@ class DataParallel(Module):
                 f"DataParallel: expected floating-point images in [0, 1], got dtype {x.dtype}; "
                 "convert raw pixels with lab01_utils.data.to_images"
             )
-        if not (
-            (x.ndim == 4 and x.shape[1:] == self.image_shape)
-            or (x.ndim == 2 and x.shape[1] == group.in_size)
-        ):
-            c, h, w = self.image_shape
-            raise ValueError(
-                f"DataParallel: expected images of shape (N, {c}, {h}, {w}) or "
-                f"(N, {group.in_size}), got shape {x.shape}"
-            )
+        in_shape = x.shape
+        x = as_image_batch(x, "DataParallel", self.image_shape)
         if n > self.max_batch:
             raise ValueError(
                 f"DataParallel: a batch of {n} images is more than max_batch={self.max_batch}"
             )
-        self._in_shape = x.shape
-        x = x.reshape(n, *self.image_shape)
+        self._in_shape = in_shape
         if n < self.world:  # too few images to give every process one: this process alone
             self._rows = []
             return self.module(x)
         rows = parallel.chunks(n, self.world)
         self._rows = rows
-        flat = _flat(self.module)
+        flat = flat_arrays(self.module)
         np.concatenate([a.ravel() for a in flat], out=group.weights, casting="unsafe")
         group.x[:n] = x.reshape(n, -1)
-        out = self._command(_FORWARD, n, lambda: self.module(x[rows[0]]))
+        out = self._command(FORWARD, n, lambda: self.module(x[rows[0]]))
         outs = [out] + [group.out[r] for r in rows[1:]]
         return np.concatenate(outs).astype(out.dtype, copy=False)
 
@@ -344,13 +196,13 @@ class DataParallel(Module):
             )
         group.out[:n] = dy
         group.ctl[4] = int(input_grad)
-        dx = self._command(_BACKWARD, n, lambda: self.module.backward(dy[rows[0]], input_grad))
+        dx = self._command(BACKWARD, n, lambda: self.module.backward(dy[rows[0]], input_grad))
         params = [p for _, p in self.module.named_parameters()]
         shapes = [p.data for p in params]
         for p in params:
             p.grad = np.array(p.grad, dtype=p.data.dtype)  # our own copy, to add into
         for r in range(1, self.world):  # add the workers' gradients
-            for p, g in zip(params, _pieces(group.grads[r], shapes), strict=True):
+            for p, g in zip(params, pieces(group.grads[r], shapes), strict=True):
                 p.grad += g
         if not input_grad:
             return None
@@ -405,11 +257,11 @@ class DataParallel(Module):
             self._group = None
 
 
-def _stop(group: _Group) -> None:
+def _stop(group: Group) -> None:
     if not group.pids:
         _close_bells(group)
         return
-    group.ctl[1] = _STOP
+    group.ctl[1] = STOP
     group.ctl[0] += 1
     group.ring()
     for pid in group.pids:
@@ -421,14 +273,14 @@ def _stop(group: _Group) -> None:
     _close_bells(group)
 
 
-def _close_bells(group: _Group) -> None:
+def _close_bells(group: Group) -> None:
     for fds in group.bells:
         for fd in fds:
             os.close(fd)
     group.bells = []
 
 
-def _serve(group: _Group, model: Module, seen: int) -> None:
+def _serve(group: Group, model: Module, seen: int) -> None:
     """A worker's loop: wait for a command after command number `seen`, run this rank's
     share, report. (`seen` comes from before the fork: the main process may give the first
     command before this process gets here.)"""
@@ -440,7 +292,7 @@ def _serve(group: _Group, model: Module, seen: int) -> None:
     while True:
         idle = time.perf_counter()
         while group.ctl[0] == seen:  # spin for a while, then sleep until the bell rings
-            if time.perf_counter() - idle > SPIN_SECONDS:
+            if time.perf_counter() - idle > WORKER_SPIN_SECONDS:
                 select.select([bell], [], [], 1.0)
                 if os.getppid() == 1:  # the main process is gone
                     return
@@ -450,32 +302,32 @@ def _serve(group: _Group, model: Module, seen: int) -> None:
             pass
         seen = int(group.ctl[0])
         cmd, n = int(group.ctl[1]), int(group.ctl[2])
-        if cmd == _STOP:
+        if cmd == STOP:
             return
         rows = parallel.chunks(n, group.world)[rank]
         group.calls, group.running = 0, True
         collective.set_group(group)
         try:
-            if cmd == _FORWARD:
-                flat = _flat(model)
-                for a, w in zip(flat, _pieces(group.weights, flat), strict=True):
+            if cmd == FORWARD:
+                flat = flat_arrays(model)
+                for a, w in zip(flat, pieces(group.weights, flat), strict=True):
                     a[...] = w
                 model.train(bool(group.ctl[3]))
                 x = group.x[rows].reshape(-1, *group.image_shape)
                 group.out[rows] = model(x.astype(flat[0].dtype))
-            elif cmd == _BACKWARD:
+            elif cmd == BACKWARD:
                 params = [p for _, p in model.named_parameters()]
                 dy = group.out[rows].astype(params[0].data.dtype)
                 dx = model.backward(dy, bool(group.ctl[4]))
                 shapes = [p.data for p in params]
-                for p, g in zip(params, _pieces(group.grads[rank], shapes), strict=True):
+                for p, g in zip(params, pieces(group.grads[rank], shapes), strict=True):
                     g[...] = p.grad
                 if dx is not None:
                     group.x[rows] = dx.reshape(len(dx), -1)
-        except _Aborted:
+        except Aborted:
             pass
         except BaseException:  # noqa: BLE001 (reported to the main process, which raises)
-            text = traceback.format_exc().encode()[-_ERROR_BYTES:]
+            text = traceback.format_exc().encode()[-ERROR_BYTES:]
             group.error[rank, :] = 0
             group.error[rank, : len(text)] = np.frombuffer(text, dtype=np.uint8)
             group.ctl[32 + rank] = 1

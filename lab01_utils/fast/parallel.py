@@ -23,12 +23,12 @@ A thread that goes to sleep (blocks on a lock) while it waits must be woken by t
 system, and on a virtual machine whose other tenants keep the host busy that takes from tens
 of microseconds up to a millisecond, twice per hand-off (the worker wakes to start, the caller
 wakes when it ends), with ~135 hand-offs in a training step. So both sides first *spin*: they
-keep checking for up to `SPIN_SECONDS` whether there is work (or a result), calling
+keep checking for up to `THREAD_SPIN_SECONDS` whether there is work (or a result), calling
 `time.sleep(0)` between checks, which lets the other thread have the GIL without giving up the
 core. Only then do they sleep. OpenMP's threads, which run torch's layers, do the same.
-Measured (`benchmarks/ab_setting.py lab01_utils.nn.parallel SPIN_SECONDS 0 0.005`): a training
-step 0.75-0.92x as long as with threads that sleep at once in the hours when the host is busy
-(and the same, 0.99-1.02x, when it is quiet).
+Measured (`benchmarks/ab_setting.py lab01_utils.fast.parallel THREAD_SPIN_SECONDS 0 0.005`):
+a training step 0.75-0.92x as long as with threads that sleep at once in the hours when the
+host is busy (and the same, 0.99-1.02x, when it is quiet).
 
 Small arrays (under `MIN_ELEMENTS`) are never split: even a spinning hand-off costs tens of
 microseconds (`benchmarks/profile_step.py --handoffs`).
@@ -43,8 +43,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..config import env_num_threads
+
 MIN_ELEMENTS = 1 << 15  # split only arrays at least this big (32k values, tens of us of work)
-SPIN_SECONDS = 0.005  # how long a waiting thread keeps checking before it sleeps (0: never)
+THREAD_SPIN_SECONDS = 0.005  # how long a waiting thread keeps checking before it sleeps (0: never)
 
 _threads: int | None = None
 _workers: list[_Worker] = []  # the threads besides the caller's (T - 1 of them)
@@ -53,14 +55,8 @@ _blas_limit: list | None = None  # [(BLAS library, its original thread count)] w
 
 
 def _default_threads() -> int:
-    env = os.environ.get("LAB01_NUM_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(f"LAB01_NUM_THREADS must be a positive int, got {env!r}") from None
-        if n < 1:
-            raise ValueError(f"LAB01_NUM_THREADS must be a positive int, got {env!r}")
+    n = env_num_threads()  # $LAB01_NUM_THREADS
+    if n is not None:
         return n
     try:
         return len(os.sched_getaffinity(0))
@@ -140,8 +136,9 @@ if hasattr(os, "register_at_fork"):
 
 
 def _spin_until(ready: Callable[[], bool]) -> bool:
-    """Check `ready()` for up to `SPIN_SECONDS`; True as soon as it is, False if time ran out."""
-    end = time.perf_counter() + SPIN_SECONDS
+    """Check `ready()` for up to `THREAD_SPIN_SECONDS`; True as soon as it is, False if time
+    ran out."""
+    end = time.perf_counter() + THREAD_SPIN_SECONDS
     while not ready():
         if time.perf_counter() >= end:
             return False

@@ -1,0 +1,228 @@
+"""The two engines: how Task 1 (NumPy, by hand) and Task 2 (PyTorch) compute a step.
+
+Both take a `TrainConfig` and the same initial weights and offer the same methods:
+`train_step(xb, yb) -> (mean loss, number correct)`, `predict_logits(xb)`,
+`batch_loss(logits, yb)`, `get_lr()`, `state_dict()`, `save_checkpoint(...)` and
+`load_checkpoint(...)`; the loop (`train.py`) cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import nn
+from .config import TrainConfig
+from .files import atomic_write
+from .models import (
+    build_numpy_model,
+    build_torch_model,
+    fast_engine,
+    resolve_engine,
+    torch_state_to_numpy,
+)
+from .optim import SGD, MultiStepLR
+
+
+class NumpyEngine:
+    """Task 1: forward, loss, backward and SGD, all by hand (`lab01_utils.nn`, `.optim`)."""
+
+    name = "numpy"
+    checkpoint_name = "checkpoint.npz"
+
+    def __init__(self, cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
+        self.engine = resolve_engine(cfg.numpy_engine)
+        if cfg.numpy_processes > 1 and self.engine != "fast":
+            raise ValueError(
+                f"numpy_processes={cfg.numpy_processes} needs the fast engine (its BatchNorm "
+                f"shares statistics between processes); engine {self.engine!r} runs in one"
+            )
+        self.model = build_numpy_model(
+            cfg.widths, cfg.num_classes, cfg.seed, cfg.zero_init_residual, engine=self.engine
+        )
+        if init_state is not None:
+            self.model.load_state_dict(init_state)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.optimizer = SGD(
+            self.model.parameters(),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            nesterov=cfg.nesterov,
+        )
+        self.scheduler = MultiStepLR(self.optimizer, cfg.milestones, cfg.gamma)
+        self.device = "cpu"
+        # What runs the model: the model itself, or the model on several processes, each on
+        # its share of every batch (same results to round-off; see fast/data_parallel.py).
+        self.net = self.model
+        if cfg.numpy_processes > 1:
+            from .fast.data_parallel import DataParallel
+
+            self.net = DataParallel(self.model, processes=cfg.numpy_processes)
+
+    def describe(self) -> str:
+        """The engine in words, for the run's first line."""
+        if self.engine == "plain":
+            only = "" if fast_engine() is not None else ", the only engine of this package"
+            return f"the textbook layers (nn/){only}"
+        if self.net is not self.model:
+            return f"the fast engine on {self.net.world} processes"
+        return "the fast engine"
+
+    def get_lr(self) -> float:
+        return self.optimizer.lr
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
+        """One SGD step on a batch; returns (mean loss, number correct)."""
+        # Exercise 8.1: one training epoch (its SGD step)
+        ### BEGIN SOLUTION
+        self.model.train()
+        logits = self.net(xb)  # self.net: the model, or the model on several processes
+        loss = self.loss_fn(logits, yb)
+        self.net.backward(self.loss_fn.backward(), input_grad=False)
+        self.optimizer.step()
+        return loss, int((logits.argmax(axis=1) == yb).sum())
+        ### END SOLUTION
+
+    def predict_logits(self, xb: np.ndarray) -> np.ndarray:
+        self.model.eval()
+        return self.net(xb)
+
+    def batch_loss(self, logits: np.ndarray, yb: np.ndarray) -> float:
+        return self.loss_fn(logits, yb)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return self.model.state_dict()
+
+    def save_checkpoint(self, path: Path, epoch: int, history: list[dict] = ()) -> None:
+        arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        arrays |= {f"optimizer.{k}": v for k, v in self.optimizer.state_dict().items()}
+        arrays |= {f"scheduler.{k}": v for k, v in self.scheduler.state_dict().items()}
+        arrays["epoch"] = np.array(epoch)
+        arrays["history"] = np.array(json.dumps(list(history)))  # a str array: no pickle
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+
+    def load_checkpoint(self, path: Path) -> tuple[int, list[dict] | None]:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+        self.model.load_state_dict(part("model."))
+        self.optimizer.load_state_dict(part("optimizer."))
+        self.scheduler.load_state_dict(part("scheduler."))
+        history = json.loads(str(arrays["history"])) if "history" in arrays else None
+        return int(arrays["epoch"]), history
+
+
+class TorchEngine:
+    """Task 2: the same network and recipe in PyTorch (autograd, `torch.optim`)."""
+
+    name = "torch"
+    checkpoint_name = "checkpoint.pt"
+
+    def __init__(self, cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
+        import torch
+
+        self.torch = torch
+        if cfg.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif cfg.device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("--device cuda: no CUDA device is available here; use auto or cpu")
+        else:
+            self.device = cfg.device
+        if cfg.torch_threads:
+            torch.set_num_threads(cfg.torch_threads)
+        if self.device == "cuda":
+            # Full float32 arithmetic, as on the CPU and in Task 1 (no TF32 shortcuts).
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+        torch.manual_seed(cfg.seed)
+        self.model = build_torch_model(
+            cfg.widths, cfg.num_classes, cfg.seed, cfg.zero_init_residual
+        )
+        if init_state is not None:
+            self.model.load_state_dict(
+                {k: torch.from_numpy(v.copy()) for k, v in init_state.items()}
+            )
+        self.model.to(self.device)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            nesterov=cfg.nesterov,
+        )
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.optimizer, list(cfg.milestones), cfg.gamma
+        )
+
+    def get_lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _tensor(self, a: np.ndarray):
+        return self.torch.from_numpy(a).to(self.device, non_blocking=True)
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
+        self.model.train()
+        x, y = self._tensor(xb), self._tensor(yb)
+        self.optimizer.zero_grad(set_to_none=True)
+        logits = self.model(x)
+        loss = self.loss_fn(logits, y)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.item()), int((logits.argmax(1) == y).sum().item())
+
+    def predict_logits(self, xb: np.ndarray) -> np.ndarray:
+        self.model.eval()
+        with self.torch.no_grad():
+            return self.model(self._tensor(xb)).float().cpu().numpy()
+
+    def batch_loss(self, logits: np.ndarray, yb: np.ndarray) -> float:
+        with self.torch.no_grad():
+            return float(self.loss_fn(self.torch.from_numpy(logits), self.torch.from_numpy(yb)))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return torch_state_to_numpy(self.model.state_dict())
+
+    def save_checkpoint(self, path: Path, epoch: int, history: list[dict] = ()) -> None:
+        # Only tensors, numbers and plain containers, so `torch.load(weights_only=True)`
+        # (which executes nothing) can read it back.
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "torch_rng": self.torch.get_rng_state(),
+            "epoch": epoch,
+            "history": json.dumps(list(history)),
+        }
+        atomic_write(path, lambda f: self.torch.save(state, f))
+
+    def load_checkpoint(self, path: Path) -> tuple[int, list[dict] | None]:
+        state = self.torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.torch.set_rng_state(state["torch_rng"].cpu())
+        history = json.loads(state["history"]) if "history" in state else None
+        return int(state["epoch"]), history
+
+
+def make_engine(cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
+    """The engine for `cfg.task`. Without `init_state`, both tasks start from the NumPy
+    model's initialisation for `cfg.seed`, so the two tasks begin from identical weights."""
+    if init_state is None:
+        init_state = build_numpy_model(
+            cfg.widths, cfg.num_classes, cfg.seed, cfg.zero_init_residual
+        ).state_dict()  # the plain model's initialisation: the fast engine's is the same
+    return (NumpyEngine if cfg.task == "numpy" else TorchEngine)(cfg, init_state)
+
+
+# --------------------------------------------------------------------------- files
+
+
+__all__ = ["NumpyEngine", "TorchEngine", "make_engine"]

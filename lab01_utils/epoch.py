@@ -1,0 +1,93 @@
+"""One epoch: a pass of training steps over the mini-batches, and the evaluation after it.
+
+Both work with either engine (`engines.py`): anything with `name`, `train_step(xb, yb)`,
+`predict_logits(xb)` and `batch_loss(logits, yb)`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+import numpy as np
+
+from .config import TrainingDiverged
+from .images import to_images
+from .metrics import predict_batches
+
+
+def evaluate(engine, x: np.ndarray, y: np.ndarray, batch_size: int = 100) -> tuple[float, float]:
+    """Mean loss and accuracy (percent) of the model in eval mode over `(x, y)`."""
+    total_loss, correct = 0.0, 0
+    for rows, logits in predict_batches(
+        lambda xb: engine.predict_logits(to_images(xb)), x, batch_size
+    ):
+        yb = y[rows].astype(np.int64)
+        total_loss += engine.batch_loss(logits, yb) * len(yb)
+        correct += int((logits.argmax(axis=1) == yb).sum())
+    return total_loss / len(y), 100.0 * correct / len(y)
+
+
+def train_one_epoch(
+    engine,
+    loader,
+    epoch: int,
+    *,
+    desc: str = "",
+    show_bar: bool = False,
+    run_dir: str | os.PathLike | None = None,
+) -> tuple[float, float]:
+    """One pass over `loader.epoch(epoch)`: one `engine.train_step(xb, yb)` per mini-batch.
+
+    Args:
+        engine: a `NumpyEngine` or `TorchEngine` (anything with `name` and `train_step`).
+        loader: a `MiniBatchLoader` (`loader.epoch(epoch)` yields `(xb, yb)`; `len(loader)`).
+        epoch: the 1-based epoch number (it seeds the shuffle and the augmentation).
+        desc, show_bar: the progress bar's label, and whether to draw it.
+        run_dir: where the last good checkpoint lives (named in the divergence message).
+
+    Returns:
+        `(train_loss, train_acc)`: the mean loss per image over the epoch (each batch's mean
+        loss weighted by its size, so a smaller last batch counts for what it holds) and the
+        accuracy in percent.
+
+    Raises:
+        TrainingDiverged: a step's loss is NaN or inf.
+    """
+    from tqdm.auto import tqdm
+
+    loss_sum, correct, seen = 0.0, 0, 0
+    bar = tqdm(
+        loader.epoch(epoch),
+        total=len(loader),
+        desc=desc,
+        disable=not show_bar,
+        leave=False,
+        file=sys.stderr,
+    )
+    for step, (xb, yb) in enumerate(bar):
+        loss, ok = engine.train_step(xb, yb)
+        if not math.isfinite(loss):
+            bar.close()
+            raise TrainingDiverged(
+                f"{engine.name}: loss is {loss} at epoch {epoch}, step {step + 1}; stopped. "
+                f"The last good checkpoint (epoch {epoch - 1}) is kept in {run_dir}. "
+                f"Try a smaller --lr."
+            )
+        # Exercise 8.1: one training epoch
+        ### BEGIN SOLUTION
+        loss_sum += loss * len(yb)
+        correct += ok
+        seen += len(yb)
+        ### END SOLUTION
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{100 * correct / seen:.2f}")
+    bar.close()
+    # Exercise 8.1: one training epoch
+    ### BEGIN SOLUTION
+    return loss_sum / seen, 100.0 * correct / seen
+    ### END SOLUTION
+
+
+__all__ = ["TrainingDiverged", "evaluate", "train_one_epoch"]
