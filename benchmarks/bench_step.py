@@ -22,6 +22,7 @@ import statistics
 import time
 
 import numpy as np
+from common import blas_report
 
 
 def main() -> None:
@@ -98,6 +99,7 @@ def main() -> None:
         f"cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, "
         f"NumPy: {engine}, batch {b}"
     )
+    print(blas_report())
     print(f"numpy step  median {mn * 1e3:7.1f} ms  -> {mn * steps:6.1f} s / 60k-image epoch")
     print(f"torch step  median {mt * 1e3:7.1f} ms  -> {mt * steps:6.1f} s / 60k-image epoch")
     print(f"ratio numpy / torch: {mn / mt:.2f}x")

@@ -71,3 +71,21 @@ def alternate(
 def paired_ratio(times: list[float], base: list[float]) -> float:
     """The median of the round-by-round ratios `times / base` (from `alternate`)."""
     return statistics.median(np.array(times) / np.array(base))
+
+
+def blas_report() -> str:
+    """NumPy's BLAS as threadpoolctl sees it (library, kernel, threads), and whether the
+    OpenBLAS settings that slow its GEMMs are set, for the first line of a benchmark."""
+    import os
+
+    from threadpoolctl import threadpool_info
+
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernel, "
+        f"threads: {i.get('num_threads')})"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    env = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
+    note = f"; {' and '.join(env)} set (unset them to time the real kernel)" if env else ""
+    return "BLAS: " + (", ".join(blas) or "none found") + note

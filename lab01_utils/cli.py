@@ -44,6 +44,8 @@ VALUE_OPTIONS = (
     ("--train-limit", "train_limit", int, "use only the first N training images"),
     ("--threads", "torch_threads", int, "torch CPU threads"),
 )
+# What a default of None means, in words.
+NONE_MEANS = {"train_limit": "all of them", "torch_threads": "torch's own choice"}
 # (flag, TrainConfig field, help) of the switches that turn a default-off feature on.
 SWITCHES = (
     ("--nesterov", "nesterov", "Nesterov momentum"),
@@ -82,12 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
         "The other options override it. Default: lab",
     )
     for flag, name, kind, text in VALUE_OPTIONS:
+        default = NONE_MEANS[name] if name in NONE_MEANS else describe_default(name)
         p.add_argument(
             flag,
             dest=name,
             type=kind,
             default=None,
-            help=f"{text} (default: {describe_default(name)})",
+            metavar=flag[2:].upper().replace("-", "_"),
+            help=f"{text} (default: {default})",
         )
     p.add_argument(
         "--milestones",

@@ -17,10 +17,11 @@ import torch
 from hypothesis import settings
 
 from lab01_utils import nn
+from lab01_utils.checks import compare
 
 # ----------------------------------------------------------------------------- tolerances
-# Relative error = max|a - b| / max(max|b|, TINY): a max-norm error, scaled by the reference.
-TINY = 1e-30
+# Relative error = max|a - b| / max(max|b|, TINY): a max-norm error, scaled by the reference
+# (`lab01_utils.checks.compare.rel_error`, the one the self-checks report).
 
 # NumPy vs torch on the same weights, same dtype, worst over every layer, the block and the
 # whole model (train and eval; outputs, dx, parameter grads, running stats) and the property
@@ -59,9 +60,7 @@ def rel_error(a, b) -> float:
     """max|a - b| / max(max|b|, TINY), with `b` the reference; accepts arrays or tensors."""
     a, b = to_numpy(a).astype(np.float64), to_numpy(b).astype(np.float64)
     assert a.shape == b.shape, f"shape mismatch: {a.shape} vs {b.shape}"
-    if a.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), TINY))
+    return compare.rel_error(a, b)
 
 
 def assert_close(a, b, rtol: float, what: str = "") -> float:
@@ -85,18 +84,7 @@ def numeric_grad(f: Callable[[], float], x: np.ndarray, h: float = GRADCHECK_STE
     every entry is restored exactly after its two evaluations.
     """
     assert x.dtype == np.float64, "gradient checks run in float64"
-    grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)  # views: x must be contiguous
-    assert np.shares_memory(flat, x), "numeric_grad needs a contiguous array"
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        f_plus = f()
-        flat[i] = old - h
-        f_minus = f()
-        flat[i] = old
-        gflat[i] = (f_plus - f_minus) / (2 * h)
-    return grad
+    return compare.numeric_grad(f, x, h)
 
 
 def gradcheck_layer(

@@ -19,6 +19,7 @@ def test_bench_step_prints_both_medians_and_the_ratio():
     assert re.search(r"ratio numpy / torch: [\d.]+x", out), out
     assert re.search(r"paired ratio \(median of step-by-step ratios\): [\d.]+x", out), out
     assert "layer1.0" in out  # the per-layer breakdown
+    assert re.search(r"BLAS: \w+ [\d.]+ \(\w+ kernel, threads: \d+\)", out), out
 
 
 def test_bench_step_runs_the_textbook_engine_when_asked():

@@ -6,6 +6,8 @@ Instructor-only (it holds copies of the solutions): `make student` leaves it out
 
 from __future__ import annotations
 
+import inspect
+import re
 import sys
 import types
 from pathlib import Path
@@ -513,3 +515,43 @@ def test_groups_by_number_and_the_result_object():
     assert repr(checks.check("7.2", verbose=False)) == "CheckResult(exercise='7.2', passed=True)"
     with pytest.raises(KeyError, match="no exercise '6.1'"):
         checks.check("6.1")
+
+
+# ----------------------------------------------------------------------------- the registry
+@pytest.mark.parametrize("exercise", list(checks.EXERCISES))
+def test_each_hint_is_declared_and_used(exercise):
+    """Hints are data beside the check: the keys a check module hints with are declared by its
+    exercises, and every declared key is used somewhere in that module."""
+    ex = checks.EXERCISES[exercise]
+    path = Path(sys.modules[ex.check.__module__].__file__)
+    source = path.read_text()
+    declared = {
+        k
+        for e in checks.EXERCISES.values()
+        if e.check.__module__ == ex.check.__module__
+        for k in e.hints
+    }
+    # `res.hint("key")` names a declared hint (a key in a `(wrong answer, "key")` pair that
+    # is not declared raises KeyError when reached, which the planted mistakes above reach).
+    used = set(re.findall(r'res\.hint\(\s*"([a-z0-9_]+)"', source))
+    assert used <= declared, (path.name, used - declared)
+    for key in ex.hints:
+        assert source.count(f'"{key}"') >= 2, f"Exercise {exercise}'s hint {key!r} is never used"
+    assert ex.points > 0 and ex.where.startswith("lab01_utils/")
+
+
+def test_points_add_up_and_are_reported(capsys):
+    results = checks.check_all(verbose=True)
+    earned, available = checks.total_points(results)
+    assert available == sum(e.points for e in checks.EXERCISES.values()) == 50
+    assert earned == available  # every solution passes
+    assert (
+        f"{len(results)} of {len(results)} exercises pass: 50 of 50 points"
+        in capsys.readouterr().out
+    )
+
+
+def test_a_check_refuses_an_unknown_implementation_name():
+    with pytest.raises(TypeError, match=r"check_silu_forward\(\) got unexpected keyword"):
+        checks.check_silu_forward(silu=SiLU)
+    assert "silu_cls=None" in str(inspect.signature(checks.check_silu_forward))

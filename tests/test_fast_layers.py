@@ -192,7 +192,8 @@ def test_channels_last_im2col_holds_the_textbook_columns_reordered(rng):
     reordered = cols.reshape(-1, c, k, k).transpose(0, 2, 3, 1).reshape(cols.shape)
     np.testing.assert_array_equal(cols_nhwc, reordered)
     dcols = rng.standard_normal(cols_nhwc.shape)
-    back = layout.col2im_nhwc(dcols, (n, 7, 6, c), k, 2, 1)
+    offset_major = dcols.reshape(-1, k * k, c).transpose(1, 0, 2)  # (k*k, M, C)
+    back = layout.col2im_offsets(np.ascontiguousarray(offset_major), (n, 7, 6, c), k, 2, 1)
     textbook = nn.col2im(
         dcols.reshape(-1, k, k, c).transpose(0, 3, 1, 2).reshape(cols.shape), x.shape, k, 2, 1
     )

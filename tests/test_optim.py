@@ -7,6 +7,7 @@ import pytest
 import torch
 from helpers import PARITY_RTOL_F64, assert_close, parity_rtol
 
+from lab01_utils.config import lr_at
 from lab01_utils.nn import Parameter
 from lab01_utils.optim import SGD, MultiStepLR, multistep_lr
 
@@ -159,6 +160,7 @@ def test_multistep_lr_matches_torch_and_the_lab_schedule():
         assert used == pytest.approx(lab_schedule(epoch), rel=PARITY_RTOL_F64), epoch
         assert used == pytest.approx(ref_used, rel=PARITY_RTOL_F64), epoch
         assert used == pytest.approx(multistep_lr(0.03, epoch - 1, [15, 25]), rel=1e-15)
+        assert used == pytest.approx(lr_at(0.03, epoch, [15, 25], 0.1), rel=1e-15)  # config's rule
         t.grad = torch.zeros(1)
         ref_opt.step()  # torch warns if the scheduler steps before the optimizer
         sched.step()
@@ -172,6 +174,16 @@ def test_multistep_lr_pure_function():
         [0.03, 0.03, 0.003, 0.003, 0.0003, 0.0003], rel=1e-12
     )
     assert multistep_lr(1.0, 10, [2, 2, 5], gamma=0.5) == 0.125  # repeated milestones compound
+    # the config's rule (1-based epochs: the rate used during epoch e, after e - 1 steps)
+    for base, milestones, gamma in (
+        (0.03, [15, 25], 0.1),
+        (1.0, [2, 2, 5], 0.5),
+        (0.1, [0, 3], 0.1),
+    ):
+        for e in range(12):
+            assert multistep_lr(base, e, milestones, gamma) == pytest.approx(
+                lr_at(base, e + 1, milestones, gamma), rel=1e-15
+            )
 
 
 def test_multistep_lr_state_dict_resume():

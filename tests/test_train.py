@@ -403,3 +403,19 @@ def test_the_engine_is_chosen_explicitly_and_named(tmp_path, capsys):
     args = "--task numpy --profile quick --epochs 1 --engine plain --widths 4 8 8"
     assert main([*args.split(), "--train-limit", "100", "--out", str(tmp_path)]) == 0
     assert "the textbook layers (nn/)" in capsys.readouterr().out
+
+
+def test_the_command_lines_help_shows_the_configs_defaults(capsys):
+    """The help text is built from config.py: change a default there and the help follows."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    lab, report = TrainConfig(), TrainConfig.for_profile("full", "report")
+    assert f"initial learning rate (default: {lab.lr:g})" in text
+    assert (
+        f"L2 weight decay (default: {lab.weight_decay:g}; --recipe report: {report.weight_decay:g})"
+        in text
+    )
+    assert f"(default: {lab.max_shift}; --recipe report: {report.max_shift})" in text
+    quick = TrainConfig.for_profile("quick")
+    assert f"number of epochs (default: {lab.epochs}; --profile quick: {quick.epochs})" in text

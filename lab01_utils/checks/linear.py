@@ -10,7 +10,24 @@ from ..nn import loss as nn_loss
 from .compare import compare, gradcheck, import_torch, unchanged, worst
 from .core import NN, CheckResult, Stop, call, exercise, group
 
+CASES = ((5, 3, True), (4, 2, False))  # (in_features, out_features, bias)
 LAYOUT = "weight is (out_features, in_features), torch's layout: y = x @ weight.T + bias"
+
+
+def _make_linear(res: CheckResult, linear_cls, n_in: int, n_out: int, bias: bool, seed: int):
+    """A float64 `Linear(n_in, n_out, bias)` from the code under test, and copies of its
+    weight and bias (None without one) for the torch reference."""
+    layer = call(
+        res,
+        "Linear(...)",
+        linear_cls,
+        n_in,
+        n_out,
+        bias=bias,
+        rng=np.random.default_rng(seed),
+        dtype=np.float64,
+    )
+    return layer, layer.weight.data.copy(), layer.bias.data.copy() if bias else None
 
 
 @exercise(
@@ -25,19 +42,8 @@ def check_linear_forward(res: CheckResult, linear_cls) -> None:
     """Exercise 2.1: `Linear.forward` against `torch.nn.functional.linear`."""
     torch = import_torch()
     rng = np.random.default_rng(2)
-    for n_in, n_out, bias in ((5, 3, True), (4, 2, False)):
-        layer = call(
-            res,
-            "Linear(...)",
-            linear_cls,
-            n_in,
-            n_out,
-            bias=bias,
-            rng=np.random.default_rng(3),
-            dtype=np.float64,
-        )
-        w = layer.weight.data.copy()
-        b = layer.bias.data.copy() if bias else None
+    for n_in, n_out, bias in CASES:
+        layer, w, b = _make_linear(res, linear_cls, n_in, n_out, bias, seed=3)
         x = rng.standard_normal((4, n_in))
         x0 = x.copy()
         y = call(res, "Linear.forward", layer.forward, x, hint="layout")
@@ -82,19 +88,8 @@ def check_linear_backward(res: CheckResult, linear_cls) -> None:
     central differences."""
     torch = import_torch()
     rng = np.random.default_rng(4)
-    for n_in, n_out, bias in ((5, 3, True), (4, 2, False)):
-        layer = call(
-            res,
-            "Linear(...)",
-            linear_cls,
-            n_in,
-            n_out,
-            bias=bias,
-            rng=np.random.default_rng(5),
-            dtype=np.float64,
-        )
-        w = layer.weight.data.copy()
-        b = layer.bias.data.copy() if bias else None
+    for n_in, n_out, bias in CASES:
+        layer, w, b = _make_linear(res, linear_cls, n_in, n_out, bias, seed=5)
         x = rng.standard_normal((4, n_in))
         call(res, "Linear.forward", layer.forward, rng.standard_normal((4, n_in)))
         call(res, "Linear.forward", layer.forward, x)

@@ -62,10 +62,8 @@ def im2col_nhwc(x: np.ndarray, kernel_size: int, stride: int, padding: int) -> n
         `(kh, kw, c)`, so that `cols @ weight.transpose(2, 3, 1, 0).reshape(k * k * C, C_out)`
         is the convolution.
     """
-    n, h, w, c = x.shape
-    k = kernel_size
-    h_out = conv_output_size(h, k, stride, padding)
-    w_out = conv_output_size(w, k, stride, padding)
+    n, c, k = len(x), x.shape[3], kernel_size
+    h_out, w_out = _out_hw(x.shape, k, stride, padding)
     xp = pad_nhwc(x, padding)  # (N, Hp, Wp, C)
     sn, sh, sw, sc = xp.strides
     # A read-only view (N, H_out, W_out, kH, kW, C) onto the padded input: window (i, j)
@@ -82,42 +80,6 @@ def im2col_nhwc(x: np.ndarray, kernel_size: int, stride: int, padding: int) -> n
     return cols.reshape(n * h_out * w_out, k * k * c)  # (N*H_out*W_out, kH*kW*C)
 
 
-def col2im_nhwc(
-    dcols: np.ndarray,
-    x_shape: tuple[int, int, int, int],
-    kernel_size: int,
-    stride: int,
-    padding: int,
-) -> np.ndarray:
-    """The adjoint of `im2col_nhwc`: scatter-add window gradients back onto the image.
-
-    Args:
-        dcols: `(N * H_out * W_out, k * k * C)` gradient w.r.t. the columns.
-        x_shape: `(N, H, W, C)` of the original (unpadded) input.
-    Returns:
-        dx: `(N, H, W, C)`.
-
-    Overlapping windows must *add* their contributions. `np.add.at` does that element by
-    element and is very slow; instead we loop over the `k * k` kernel offsets: for a fixed
-    `(kh, kw)` the windows touch distinct pixels, so one strided slice-add per offset is exact.
-    The padding border is cropped at the end (its gradient belongs to no input pixel).
-    """
-    n, h, w, c = x_shape
-    k = kernel_size
-    h_out = conv_output_size(h, k, stride, padding)
-    w_out = conv_output_size(w, k, stride, padding)
-    d = dcols.reshape(n, h_out, w_out, k, k, c)  # (N, H_out, W_out, kH, kW, C)
-    dxp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=dcols.dtype)
-    for i in range(k):
-        for j in range(k):
-            dxp[:, i : i + stride * h_out : stride, j : j + stride * w_out : stride, :] += d[
-                :, :, :, i, j, :
-            ]
-    if padding:
-        dxp = dxp[:, padding : padding + h, padding : padding + w, :]
-    return dxp
-
-
 def col2im_offsets(
     dcols: np.ndarray,
     x_shape: tuple[int, int, int, int],
@@ -125,21 +87,39 @@ def col2im_offsets(
     stride: int,
     padding: int,
 ) -> np.ndarray:
-    """`col2im` for columns stored offset-major: `dcols` is `(k * k, N * H_out * W_out, C)`.
+    """The adjoint of `im2col_nhwc`, for columns stored offset-major: `dcols` is
+    `(k * k, N * H_out * W_out, C)` (`im2col_nhwc`'s `(M, k * k * C)` columns are
+    `dcols.transpose(1, 0, 2).reshape(M, k * k * C)`), so each offset's slice is contiguous and
+    every slice-add streams through memory. `x_shape` is `(N, H, W, C)`; returns dx of that shape.
 
-    Same result as `col2im_nhwc(dcols.transpose(1, 0, 2).reshape(M, k * k * C), ...)`, but each
-    offset's slice is contiguous, so every slice-add streams through memory. Returns
-    `(N, H, W, C)`.
+    Overlapping windows must *add* their contributions. `np.add.at` does that element by
+    element and is very slow; instead we loop over the `k * k` kernel offsets: for a fixed
+    `(kh, kw)` the windows touch distinct pixels, so one strided slice-add per offset is exact.
+    The padding border is cropped at the end (its gradient belongs to no input pixel).
     """
+    n, _, _, c = x_shape
+    h_out, w_out = _out_hw(x_shape, kernel_size, stride, padding)
+    d = dcols.reshape(kernel_size, kernel_size, n, h_out, w_out, c)  # (kH, kW, N, H_out, W_out, C)
+    return _fold(lambda i, j: d[i, j], x_shape, kernel_size, stride, padding, d.dtype)
+
+
+def _out_hw(x_shape, k: int, stride: int, padding: int) -> tuple[int, int]:
+    """`(H_out, W_out)` of a `k x k` convolution over `(N, H, W, C)` images."""
+    _, h, w, _ = x_shape
+    return conv_output_size(h, k, stride, padding), conv_output_size(w, k, stride, padding)
+
+
+def _fold(piece, x_shape, k: int, stride: int, padding: int, dtype) -> np.ndarray:
+    """Add `piece(i, j)`, the `(N, H_out, W_out, C)` gradient seen through kernel offset
+    `(i, j)`, onto the padded image, one strided slice per offset; crop the padding."""
     n, h, w, c = x_shape
-    k = kernel_size
-    h_out = conv_output_size(h, k, stride, padding)
-    w_out = conv_output_size(w, k, stride, padding)
-    d = dcols.reshape(k, k, n, h_out, w_out, c)  # (kH, kW, N, H_out, W_out, C)
-    dxp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=dcols.dtype)
+    h_out, w_out = _out_hw(x_shape, k, stride, padding)
+    dxp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=dtype)
     for i in range(k):
         for j in range(k):
-            dxp[:, i : i + stride * h_out : stride, j : j + stride * w_out : stride, :] += d[i, j]
+            dxp[:, i : i + stride * h_out : stride, j : j + stride * w_out : stride, :] += piece(
+                i, j
+            )
     return dxp[:, padding : padding + h, padding : padding + w, :]
 
 

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from ..images import as_image
 
-__all__ = ["figure_to_png", "image_axis", "show_figure"]
+__all__ = ["count_axes", "figure_to_png", "image_axis", "show_figure"]
 
 
 def figure_to_png(fig: Figure, dpi: float | None = None) -> bytes:
@@ -34,3 +34,13 @@ def image_axis(ax, img: np.ndarray, title: str | None = None, cmap: str = "gray"
     ax.set_yticks([])
     if title is not None:
         ax.set_title(title, fontsize=8)
+
+
+def count_axes(axes, xlabel: str) -> None:
+    """Axes over a count (epochs, channels): integer ticks, the label, a light grid."""
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in axes:
+        ax.set_xlabel(xlabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)

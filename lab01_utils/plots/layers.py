@@ -8,13 +8,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import MaxNLocator
 
 from ..augment import apply_augmentation
 from ..formats import CLASS_NAMES
 from ..images import as_image
 from ..nn import sigmoid
-from .figure import image_axis
+from .figure import count_axes, image_axis
 
 __all__ = [
     "plot_augmentation",
@@ -283,10 +282,8 @@ def plot_channel_stats(arrays: Mapping[str, np.ndarray], max_channels: int = 16)
         ax_s.plot(ch, a.std(axis=(0, 2, 3)), "o-", label=name)
     ax_m.set_title("per-channel mean")
     ax_s.set_title("per-channel std")
+    count_axes((ax_m, ax_s), "channel")
     for ax in (ax_m, ax_s):
-        ax.set_xlabel("channel")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
     return fig

@@ -11,6 +11,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..config import lr_at
 from ..formats import CLASS_NAMES
+from .figure import count_axes
 from .layers import plot_images
 
 __all__ = [
@@ -48,10 +49,8 @@ def plot_training_curves(
             ax.plot(ep, [r[f"val_{key}"] for r in hist], "s--", label=f"{name} val", **style)
     ax_l.set_title("loss")
     ax_a.set_title("accuracy (%)")
+    count_axes((ax_l, ax_a), "epoch")
     for ax in (ax_l, ax_a):
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
         else:
