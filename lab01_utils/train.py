@@ -77,8 +77,6 @@ def train(
     Raises:
         TrainingDiverged: the loss became NaN or inf (the last epoch's checkpoint is kept).
     """
-    from tqdm.auto import tqdm
-
     run_dir = Path(out_dir) / TASK_DIRS[cfg.task]
     run_dir.mkdir(parents=True, exist_ok=True)
     if data is None:
@@ -98,20 +96,7 @@ def train(
         erase_prob=cfg.erase_prob,
     )
     engine = make_engine(cfg)
-    ckpt = run_dir / engine.checkpoint_name
-    history_path = run_dir / "history.json"
-    config_json = json.dumps(asdict(cfg), indent=2)
-    history: list[dict] = []
-    start_epoch = 0
-    if resume and ckpt.exists():
-        start_epoch, history = resume_run(engine, cfg, run_dir, ckpt)
-        if not quiet:
-            print(f"resuming {cfg.task} from epoch {start_epoch} ({ckpt})")
-    elif resume and not quiet:
-        print(f"--resume: no checkpoint in {run_dir}, starting from scratch", file=sys.stderr)
-    atomic_write_text(run_dir / "config.json", config_json)
-    log_path = run_dir / "train.log"
-    atomic_write_text(log_path, "".join(format_log_line(r) + "\n" for r in history))
+    history = _open_run(cfg, engine, run_dir, resume, quiet)
     if not quiet:
         where = f" on {engine.device}" if cfg.task == "torch" else f", {engine.describe()}"
         print(
@@ -119,49 +104,70 @@ def train(
             f"{len(ytr):,} train / {len(yte):,} test images ({source}), "
             f"{cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}"
         )
-
     # Bars only where someone watches: a terminal, or a notebook (tqdm.auto makes a widget).
     show_bar = not quiet and (sys.stderr.isatty() or "ipykernel" in sys.modules)
-    for epoch in range(start_epoch + 1, cfg.epochs + 1):
-        lr = engine.get_lr()
-        t0 = time.perf_counter()
-        train_loss, train_acc = train_one_epoch(
-            engine,
-            loader,
-            epoch,
-            desc=f"{cfg.task} epoch {epoch}/{cfg.epochs}",
-            show_bar=show_bar,
-            run_dir=run_dir,
-        )
-        train_time = time.perf_counter() - t0
-        val_loss, val_acc = evaluate(engine, xte, yte, cfg.eval_batch_size)
-        epoch_time = time.perf_counter() - t0
-        engine.scheduler.step()
-        rec = {
-            "epoch": epoch,
-            "lr": lr,
-            "train_loss": train_loss,
-            "train_acc": train_acc,
-            "val_loss": val_loss,
-            "val_acc": val_acc,
-            "train_time": train_time,
-            "epoch_time": epoch_time,
-        }
-        history.append(rec)
-        # The checkpoint carries the history too, so a resume never depends on history.json
-        # having been written after it (a crash can fall between the two writes).
-        engine.save_checkpoint(ckpt, epoch, history)
-        atomic_write_text(history_path, json.dumps(history, indent=1))
-        line = format_log_line(rec)
-        with open(log_path, "a") as f:
-            f.write(line + "\n")
-        if not quiet:
-            tqdm.write(line, file=sys.stdout)
+    for epoch in range(len(history) + 1, cfg.epochs + 1):
+        history.append(_one_epoch(cfg, engine, loader, (xte, yte), epoch, show_bar, run_dir))
+        _record(engine, run_dir, history, quiet)
         for cb in callbacks:
             cb(history)
-
     save_weights(run_dir / "weights.npz", engine.state_dict())
     return history
+
+
+def _open_run(cfg: TrainConfig, engine, run_dir: Path, resume: bool, quiet: bool) -> list[dict]:
+    """The history to continue from (empty for a fresh run); writes the run's config.json and
+    a train.log holding that history's lines."""
+    ckpt = run_dir / engine.checkpoint_name
+    history: list[dict] = []
+    if resume and ckpt.exists():
+        start_epoch, history = resume_run(engine, cfg, run_dir, ckpt)
+        if not quiet:
+            print(f"resuming {cfg.task} from epoch {start_epoch} ({ckpt})")
+    elif resume and not quiet:
+        print(f"--resume: no checkpoint in {run_dir}, starting from scratch", file=sys.stderr)
+    atomic_write_text(run_dir / "config.json", json.dumps(asdict(cfg), indent=2))
+    atomic_write_text(run_dir / "train.log", "".join(format_log_line(r) + "\n" for r in history))
+    return history
+
+
+def _one_epoch(cfg: TrainConfig, engine, loader, test, epoch: int, show_bar: bool, run_dir):
+    """Train one epoch, evaluate, step the schedule; the epoch's record for the history."""
+    lr = engine.get_lr()
+    t0 = time.perf_counter()
+    desc = f"{cfg.task} epoch {epoch}/{cfg.epochs}"
+    train_loss, train_acc = train_one_epoch(
+        engine, loader, epoch, desc=desc, show_bar=show_bar, run_dir=run_dir
+    )
+    train_time = time.perf_counter() - t0
+    val_loss, val_acc = evaluate(engine, *test, cfg.eval_batch_size)
+    epoch_time = time.perf_counter() - t0
+    engine.scheduler.step()
+    return {
+        "epoch": epoch,
+        "lr": lr,
+        "train_loss": train_loss,
+        "train_acc": train_acc,
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "train_time": train_time,
+        "epoch_time": epoch_time,
+    }
+
+
+def _record(engine, run_dir: Path, history: list[dict], quiet: bool) -> None:
+    """After an epoch: the checkpoint (which carries the history too, so a resume never
+    depends on history.json having been written after it: a crash can fall between the two
+    writes), history.json, and the epoch's line in train.log and on screen."""
+    from tqdm.auto import tqdm
+
+    engine.save_checkpoint(run_dir / engine.checkpoint_name, len(history), history)
+    atomic_write_text(run_dir / "history.json", json.dumps(history, indent=1))
+    line = format_log_line(history[-1])
+    with open(run_dir / "train.log", "a") as f:
+        f.write(line + "\n")
+    if not quiet:
+        tqdm.write(line, file=sys.stdout)
 
 
 # --------------------------------------------------------------------------- command line

@@ -111,9 +111,6 @@ class Module:
         for name, m in self._modules.items():
             yield from m.named_modules(f"{prefix}.{name}" if prefix else name, seen)
 
-    def children(self) -> Iterator[Module]:
-        yield from self._modules.values()
-
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """Yield `(name, Parameter)` with torch's dotted names, e.g. `layer1.0.conv1.weight`.
         A parameter shared by two layers is listed once (so SGD steps it once), as in torch."""
