@@ -1,5 +1,8 @@
 """`make run`: train Task 1 (NumPy) and Task 2 (PyTorch), then write the comparison.
 
+Task 1 runs on the exercises' code: until every exercise passes its check, `make run` lists
+what is left (`lab01_utils.progress`) and exits with status 2, training nothing.
+
 The profile is `$LAB01_PROFILE` if set, else `full` (the lab's recipe, ~hours on a laptop CPU)
 when the full Fashion-MNIST is on this machine, else `quick` (the embedded sample, seconds).
 Runs resume from their checkpoints, so an interrupted `make run` continues where it stopped.
@@ -10,6 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from . import progress
 from .compare import write_comparison
 from .config import TASK_DIRS, TrainConfig, TrainingDiverged
 from .data import data_source_name, default_profile
@@ -17,6 +21,11 @@ from .train import train
 
 
 def main() -> int:
+    states = progress.statuses()
+    if any(s.state != progress.DONE for s in states.values()):
+        print(progress.report(states))
+        print("\n`make run` trains your own engine once every exercise passes its check.")
+        return 2
     profile = default_profile()
     out = Path("runs") / profile
     print(f"lab01: profile '{profile}' (set LAB01_PROFILE=quick|full to choose)")

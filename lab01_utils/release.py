@@ -41,6 +41,7 @@ __all__ = [  # the release, and the solution regions it is built from (solutions
     "INSTRUCTOR_ONLY",
     "RELEASE_STAMP",
     "STUB_LINE",
+    "STUDENT_README",
     "TEXT_STUB",
     "Region",
     "ReleaseError",
@@ -57,12 +58,15 @@ __all__ = [  # the release, and the solution regions it is built from (solutions
 
 _EXERCISE_ID = re.compile(r"Exercise (\d+\.\d+)")
 
+# The release's README is the student's; the project's README.md (the instructor's: releases,
+# solutions, grading) stays in the sources.
+STUDENT_README = "docs/STUDENT_README.md"
+
+
 # What the release holds: these top-level entries of the project, when present ...
 INCLUDE = (
-    ".ci",
     ".gitignore",
     "Makefile",
-    "README.md",
     "benchmarks",
     "docs",
     "environment.yml",
@@ -97,7 +101,12 @@ INSTRUCTOR_ONLY = (
     "tests/test_data_parallel.py",
     "tests/test_fast_benchmarks.py",
     "tests/test_textbook_solutions.py",  # fills a release with a student's solutions
+    "tests/test_student_release.py",  # runs the release as a student does
     "tests/textbook_solutions.json",
+    "tests/test_notebooks_policy.py",  # keeps the course repository's notebooks clean
+    "tests/test_project.py",  # the instructor's set-up files (.ci/, README) agree
+    "tests/test_layout.py",  # the package's module sizes and imports
+    STUDENT_README,  # written as the release's README.md
     "benchmarks/ab_revision.py",  # needs git, and times the fast engine like the others:
     "benchmarks/ab_setting.py",
     "benchmarks/compare_layers.py",
@@ -211,13 +220,14 @@ def build_release(src: str | Path, out: str | Path) -> ReleaseSummary:
         else:
             shutil.copyfile(source, target)
         shutil.copymode(source, target)
+    shutil.copyfile(src / STUDENT_README, out / "README.md")
     py_with_stubs = [k for k in stubs if k.endswith(".py")]
     (out / "ruff.toml").write_text(_ruff_config(py_with_stubs), encoding="utf-8")
     (out / RELEASE_STAMP).write_text(
         "The student release of lab01, written by `python -m lab01_utils.release`.\n",
         encoding="utf-8",
     )
-    return ReleaseSummary(out, len(files) + 2, stubs, notebooks)
+    return ReleaseSummary(out, len(files) + 3, stubs, notebooks)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import pytest
 import torch
 from helpers import (
     PARITY_RTOL_F64,
+    SILU,
     assert_close,
     assert_untouched,
     compare_with_torch,
@@ -17,6 +18,8 @@ from helpers import (
 )
 
 from lab01_utils.nn import SiLU, sigmoid
+
+pytestmark = pytest.mark.needs(*SILU)
 
 EXTREMES = [-1000.0, -100.0, -40.0, 0.0, 40.0, 100.0, 1000.0]
 

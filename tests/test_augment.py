@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import AUGMENTATION
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ from lab01_utils.augment import (
     random_erase,
     shift_image,
 )
+
+pytestmark = pytest.mark.needs(*AUGMENTATION)
 
 FLIP_PROB_TOL = 0.02  # 20,000 Bernoulli(0.5) draws: the standard deviation is 0.0035
 

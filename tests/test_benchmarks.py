@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from helpers import LAYERS, OPTIMIZER
 from helpers import run_benchmark as run
+
+pytestmark = pytest.mark.needs(*LAYERS + OPTIMIZER)
 
 TINY = ("--steps", "2", "--batch-size", "4")  # the step-timing scripts at a toy size
 

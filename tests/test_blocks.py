@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import (
+    BLOCK,
+    CONV,
+    NORM,
+    SILU,
     assert_untouched,
     channels_last,
     compare_with_torch,
@@ -14,6 +18,8 @@ from helpers import (
 
 from lab01_utils import torch_model
 from lab01_utils.nn import PreActBlock
+
+pytestmark = pytest.mark.needs(*SILU + CONV + NORM + BLOCK)
 
 # (in_channels, out_channels, stride): identity, projection by stride, by width, by both
 VARIANTS = [(4, 4, 1), (4, 4, 2), (4, 6, 1), (4, 6, 2)]

@@ -29,6 +29,8 @@ import browser_support as bs
 import nbformat
 import pytest
 
+from lab01_utils import checks
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
@@ -197,9 +199,20 @@ def exercise_explorers(
     return found
 
 
+def _walked(nb: Path):
+    """A notebook waits while an exercise it builds on (numbered up to its own number) fails
+    its check: it would stop at that check, as it should. Exercises not written yet do not
+    stop it: their cells print a notice and Run All goes on (`lab01_utils.notebook`)."""
+    number = int(nb.name[:2])
+    built_on = [e for e in checks.EXERCISES if int(e.split(".")[0]) <= number]
+    return pytest.param(nb, marks=pytest.mark.waits_while_failing(*built_on), id=nb.stem)
+
+
 @pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks/NN_*.ipynb")
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_in_jupyterlab(notebook: Path, lab, page, served_root: Path, walkthrough_log):
+@pytest.mark.parametrize("notebook", [_walked(nb) for nb in NOTEBOOKS])
+def test_notebook_in_jupyterlab(
+    notebook: Path, lab, page, served_root: Path, walkthrough_log, request
+):
     relpath = f"notebooks/{notebook.name}"
     served = served_root / relpath
     committed_bytes, served_bytes = notebook.read_bytes(), served.read_bytes()
@@ -214,7 +227,12 @@ def test_notebook_in_jupyterlab(notebook: Path, lab, page, served_root: Path, wa
         run = bs.run_all_cells(page, RUN_TIMEOUT)
         log.append(f"run all {run.seconds:.1f} s")
         found = settle_widgets(page, run.snap)
-        if not any("not executed" in p or "error output" in p for p in found):
+        states = request.config._lab01_states.values()
+        if not all(s.state == "done" for s in states):
+            # The explorers draw what the exercises compute; before they are written only the
+            # notices and the figures that do not need them show.
+            log.append("explorers not moved: some exercises are not written yet")
+        elif not any("not executed" in p or "error output" in p for p in found):
             found += exercise_explorers(page, run, kinds, log)
     except Exception as exc:  # a timeout, a control not found: add what the server said
         raise AssertionError(f"{exc}\n--- the JupyterLab log ends:\n{lab.log_tail()}") from exc

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers import (
+    CONV,
     PARITY_RTOL_F64,
     PROPERTY_SETTINGS,
     ROUNDOFF_RTOL_F64,
@@ -20,6 +21,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from lab01_utils.nn import Conv2d, col2im, conv2d_naive, conv_output_size, im2col
+
+pytestmark = pytest.mark.needs(*CONV)
 
 
 # ----------------------------------------------------------------------------- torch parity

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import assert_untouched, compare_with_torch, gradcheck_layer
+from helpers import LINEAR, assert_untouched, compare_with_torch, gradcheck_layer
 
 from lab01_utils.nn import Linear
+
+pytestmark = pytest.mark.needs(*LINEAR)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

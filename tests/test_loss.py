@@ -9,6 +9,7 @@ import pytest
 import torch
 from helpers import (
     GRADCHECK_RTOL,
+    LOSS,
     PARITY_RTOL_F64,
     assert_close,
     assert_untouched,
@@ -17,6 +18,8 @@ from helpers import (
 )
 
 from lab01_utils.nn import CrossEntropyLoss, log_softmax
+
+pytestmark = pytest.mark.needs(*LOSS)
 
 
 def torch_loss_and_grad(logits: np.ndarray, y: np.ndarray):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import (
+    LAYERS,
     PARITY_RTOL_F64,
     TORCH_DTYPE,
     assert_close,
@@ -26,6 +27,8 @@ from lab01_utils.models import (
 )
 from lab01_utils.nn import CrossEntropyLoss
 from lab01_utils.optim import SGD
+
+pytestmark = pytest.mark.needs(*LAYERS)
 
 SMALL = (4, 8, 8)  # widths for the tests that need a model but not the lab's size
 # The NumPy engines this package has: the textbook one (nn/), and the fast one where it is

@@ -8,9 +8,11 @@ import re
 import numpy as np
 import pytest
 import torch
-from helpers import compare_with_torch, randomize
+from helpers import CONV, LINEAR, NORM, SILU, compare_with_torch, randomize
 
 from lab01_utils.nn import BatchNorm2d, Conv2d, Linear, Module, Parameter, Sequential, SiLU
+
+pytestmark = pytest.mark.needs(*SILU + LINEAR + CONV + NORM)
 
 
 # Pre-activation order: a conv bias right before a training-mode BN would have an exactly

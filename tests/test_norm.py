@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import (
+    NORM,
     PARITY_RTOL_F64,
     PROPERTY_SETTINGS,
     assert_untouched,
@@ -22,6 +23,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from lab01_utils.nn import BatchNorm2d
+
+pytestmark = pytest.mark.needs(*NORM)
 
 
 # ----------------------------------------------------------------------------- torch parity

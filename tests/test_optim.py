@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import PARITY_RTOL_F64, assert_close, parity_rtol
+from helpers import OPTIMIZER, PARITY_RTOL_F64, SCHEDULE, assert_close, parity_rtol
 
 from lab01_utils.config import lr_at
 from lab01_utils.nn import Parameter
 from lab01_utils.optim import SGD, MultiStepLR, multistep_lr
+
+pytestmark = pytest.mark.needs(*OPTIMIZER + SCHEDULE)
 
 SHAPES = [(3, 2, 3, 3), (4,), (5, 3)]
 CONFIGS = {

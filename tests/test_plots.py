@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import AUGMENTATION, LAYERS
 from matplotlib.figure import Figure
 
 from lab01_utils import metrics, plots
@@ -77,6 +78,7 @@ def test_per_class_accuracy_is_the_row_recall_and_nan_for_absent_classes():
 # --------------------------------------------------------------------------- models
 
 
+@pytest.mark.needs(*LAYERS)
 def test_feature_map_layers_are_the_image_shaped_layers(small_model):
     assert metrics.feature_map_layers(small_model) == [
         "stem",
@@ -91,6 +93,7 @@ def test_feature_map_layers_are_the_image_shaped_layers(small_model):
     ]
 
 
+@pytest.mark.needs(*LAYERS)
 @pytest.mark.parametrize(
     ("layer", "shape"),
     [
@@ -112,6 +115,7 @@ def test_feature_maps_shapes(small_model, sample, layer, shape):
     assert np.isfinite(maps).all()
 
 
+@pytest.mark.needs(*LAYERS)
 def test_feature_maps_values_and_input_forms(small_model, sample):
     x = sample[0][:1]  # uint8 (1, 784)
     small_model.eval()
@@ -126,6 +130,7 @@ def test_feature_maps_values_and_input_forms(small_model, sample):
     )
 
 
+@pytest.mark.needs(*LAYERS)
 def test_feature_maps_use_eval_mode_and_leave_the_model_as_it_was(small_model, sample):
     before = small_model.state_dict()
     small_model.train()
@@ -136,6 +141,7 @@ def test_feature_maps_use_eval_mode_and_leave_the_model_as_it_was(small_model, s
         np.testing.assert_array_equal(before[k], after[k])
 
 
+@pytest.mark.needs(*LAYERS)
 def test_feature_maps_errors(small_model, sample):
     with pytest.raises(ValueError, match="unknown layer 'layer4'"):
         metrics.feature_maps(small_model, sample[0][:1], "layer4")
@@ -145,6 +151,7 @@ def test_feature_maps_errors(small_model, sample):
         metrics.feature_maps(small_model, sample[0][:2], "stem")
 
 
+@pytest.mark.needs(*LAYERS)
 def test_torch_model_is_converted_with_its_weights(sample):
     tmodel = build_torch_model(SMALL_WIDTHS, seed=5)
     model = metrics.numpy_model(tmodel)
@@ -159,6 +166,7 @@ def test_torch_model_is_converted_with_its_weights(sample):
         metrics.numpy_model(object())
 
 
+@pytest.mark.needs(*LAYERS)
 def test_predict_logits_batches_and_restores_the_mode(small_model, sample):
     x = sample[0][:30]
     small_model.train()
@@ -169,6 +177,7 @@ def test_predict_logits_batches_and_restores_the_mode(small_model, sample):
     )
 
 
+@pytest.mark.needs(*LAYERS)
 def test_layer_table_default_model():
     model = build_numpy_model()
     rows = metrics.layer_table(model)
@@ -199,6 +208,7 @@ def test_layer_table_default_model():
     assert text.splitlines()[-1].split()[-1] == "696,682"
 
 
+@pytest.mark.needs(*LAYERS)
 def test_layer_table_params_per_row_small_model(small_model):
     rows = metrics.layer_table(small_model)
     for r in rows:
@@ -256,6 +266,7 @@ def test_plot_silu(beta):
     np.testing.assert_allclose(ax_d.lines[0].get_ydata()[1:-1], numeric[1:-1], atol=1e-3)
 
 
+@pytest.mark.needs(*AUGMENTATION)
 def test_plot_augmentation(sample):
     img = sample[0][7]
     fig = plots.plot_augmentation(img, shift_x=1, shift_y=-2, flip=True, title="seven")

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from helpers import EVERYTHING
 
 from lab01_utils.config import FREE, TASK_DIRS, TrainConfig
 from lab01_utils.data import DEBIAN_DIR
@@ -19,6 +20,8 @@ from lab01_utils.engines import make_engine
 from lab01_utils.epoch import evaluate
 from lab01_utils.runs import format_log_line, load_weights
 from lab01_utils.train import load_data
+
+pytestmark = pytest.mark.needs(*EVERYTHING)
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = [  # (folder, recipe, task)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import EVERYTHING
 
 from lab01_utils.cli import cli_processes, main
 from lab01_utils.config import REPORT_RECIPE, TrainConfig, TrainingDiverged
@@ -23,6 +24,8 @@ from lab01_utils.loader import MiniBatchLoader
 from lab01_utils.models import available_engines
 from lab01_utils.runs import format_log_line, load_weights
 from lab01_utils.train import train
+
+pytestmark = pytest.mark.needs(*EVERYTHING)
 
 # Task 1 and Task 2 on the same batches from the same weights: float32 drift only.
 AGREEMENT_RTOL = 1e-4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 import pytest
+from helpers import AUGMENTATION, EVERYTHING, LAYERS
 
 from lab01_utils import metrics
 from lab01_utils.augment import apply_augmentation
@@ -67,6 +68,7 @@ def test_explorer_mimebundle_is_the_widget():
 # --------------------------------------------------------------------------- augmentation
 
 
+@pytest.mark.needs(*AUGMENTATION)
 def test_augmentation_explorer_controls(sample):
     x, y = sample
     e = augmentation_explorer(x, y)
@@ -92,6 +94,7 @@ def test_augmentation_explorer_controls(sample):
     assert e.figure.get_suptitle() == f"image 5: {CLASS_NAMES[y[5]]}"
 
 
+@pytest.mark.needs(*AUGMENTATION)
 def test_augmentation_explorer_draw_redraws_once(sample):
     e = augmentation_explorer(*sample)
     e.draw.click()  # the button: one draw of the training augmentation
@@ -106,6 +109,7 @@ def test_augmentation_explorer_draw_redraws_once(sample):
     assert seen == {-1, 0, 1}
 
 
+@pytest.mark.needs(*AUGMENTATION)
 def test_augmentation_explorer_with_a_wider_max_shift(sample):
     e = augmentation_explorer(*sample, max_shift=3)
     assert (e.shift_x.min, e.shift_x.max) == (-3, 3)
@@ -119,6 +123,7 @@ def test_augmentation_explorer_with_a_wider_max_shift(sample):
 # --------------------------------------------------------------------------- feature maps
 
 
+@pytest.mark.needs(*LAYERS)
 def test_feature_map_explorer(sample):
     x, y = sample
     model = build_numpy_model(SMALL_WIDTHS, seed=1)
@@ -140,6 +145,7 @@ def test_feature_map_explorer(sample):
     np.testing.assert_array_equal(channels[5].images[0].get_array(), e.maps[5])
 
 
+@pytest.mark.needs(*LAYERS)
 def test_feature_map_explorer_takes_a_torch_model(sample):
     x, _ = sample
     e = feature_map_explorer(build_torch_model(SMALL_WIDTHS, seed=1), x, layer="layer3.1")
@@ -166,6 +172,7 @@ def fake_history(n: int) -> list[dict]:
     ]
 
 
+@pytest.mark.needs(*LAYERS)
 def test_training_curves_callback_redraws_and_keeps_the_data():
     curves = TrainingCurves(name="numpy")
     assert isinstance(curves.widget, widgets.VBox) and curves.image in curves.widget.children
@@ -197,6 +204,7 @@ def test_training_curves_tolerates_partial_records():
     assert curves.log.value.count("Epoch") == 0  # no lr or times: no log line, no error
 
 
+@pytest.mark.needs(*EVERYTHING)
 def test_training_curves_as_a_train_callback(tmp_path):
     x, y = load_sample("train")
     xt, yt = load_sample("test")

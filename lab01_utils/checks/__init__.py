@@ -30,7 +30,7 @@ from __future__ import annotations
 from .activation import check_silu, check_silu_backward, check_silu_forward
 from .blocks import check_block
 from .conv import check_conv2d, check_conv2d_backward, check_conv2d_forward, check_im2col
-from .core import EXERCISES, CheckResult, Exercise
+from .core import EXERCISES, CheckFailed, CheckResult, Exercise
 from .linear import (
     check_cross_entropy,
     check_cross_entropy_backward,
@@ -45,6 +45,7 @@ from .training import check_train_epoch
 
 __all__ = [
     "EXERCISES",
+    "CheckFailed",
     "CheckResult",
     "Exercise",
     "check",

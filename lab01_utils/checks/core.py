@@ -18,7 +18,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["EXERCISES", "CheckResult", "Exercise", "Stop", "call", "exercise", "group", "run"]
+__all__ = [
+    "EXERCISES",
+    "CheckFailed",
+    "CheckResult",
+    "Exercise",
+    "Stop",
+    "call",
+    "exercise",
+    "group",
+    "run",
+]
 
 NN = "lab01_utils/nn/"
 
@@ -115,11 +125,29 @@ class CheckResult:
 
     __str__ = report
 
+    def require(self) -> None:
+        """For notebooks: nothing if the check passed; `NotImplementedError("Exercise N.M:
+        ...")` if the exercise (or one it needs) is not written yet, which the notebook
+        extension turns into a notice; `CheckFailed` if the code is there but wrong."""
+        if self.passed:
+            return
+        if not self.implemented:
+            ex = self.missing if self.missing in EXERCISES else self.exercise.split(",")[0]
+            raise NotImplementedError(f"Exercise {ex}: {EXERCISES[ex].title}")
+        raise CheckFailed(
+            f"Exercise {self.exercise} fails its check (the report above says where): fix it, "
+            "restart the kernel and run again"
+        )
+
     def __bool__(self) -> bool:
         return self.passed
 
     def __repr__(self) -> str:
         return f"CheckResult(exercise={self.exercise!r}, passed={self.passed})"
+
+
+class CheckFailed(AssertionError):
+    """`CheckResult.require()` on a failing check: the code is there, and wrong."""
 
 
 class Stop(Exception):
