@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -336,16 +335,14 @@ def load_with_source(
             why = f"; {source.note}" if source.note else ""
             print(
                 f"lab01: full Fashion-MNIST not found{why}; using the embedded sample "
-                f"({len(x):,} {split} images); {_HOW_TO_GET}",
-                file=sys.stderr,
+                f"({len(x):,} {split} images); {_HOW_TO_GET}"
             )
     else:
         x, y = _read_source(source)
         if verbose:
             print(
                 f"lab01: Fashion-MNIST {split}: {len(x):,} images from {source.path} "
-                f"({source.kind})",
-                file=sys.stderr,
+                f"({source.kind})"
             )
     return x, y, source
 

@@ -125,7 +125,7 @@ def _open_run(cfg: TrainConfig, engine, run_dir: Path, resume: bool, quiet: bool
         if not quiet:
             print(f"resuming {cfg.task} from epoch {start_epoch} ({ckpt})")
     elif resume and not quiet:
-        print(f"--resume: no checkpoint in {run_dir}, starting from scratch", file=sys.stderr)
+        print(f"--resume: no checkpoint in {run_dir}, starting from scratch")
     atomic_write_text(run_dir / "config.json", json.dumps(asdict(cfg), indent=2))
     atomic_write_text(run_dir / "train.log", "".join(format_log_line(r) + "\n" for r in history))
     return history

@@ -18,6 +18,7 @@ inspect `e.figure`.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -100,12 +101,19 @@ class Explorer:
         display(Image(data=self.png))
 
     def display(self, static: bool = True) -> None:
-        """Show the static picture (unless `static=False`), then the live widget."""
+        """Show the live widget, drawn once. With `static` (the default) the same output also
+        carries the current figure as a PNG, which a viewer without the running widget (a
+        saved notebook on a web page) shows in its place."""
         from IPython.display import display
 
+        display(self.mimebundle(static), raw=True)
+
+    def mimebundle(self, static: bool = True) -> dict:
+        """The widget's output: its view and, with `static`, the figure as `image/png`."""
+        bundle = dict(self.widget._repr_mimebundle_())
         if static:
-            self.show_static()
-        display(self.widget)
+            bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
+        return bundle
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

@@ -402,7 +402,7 @@ def test_debian_when_no_cache(tiny):
 def test_sample_when_nothing_else(capsys):
     x, y, source = load_with_source("test")
     assert source.kind == "sample" and not source.is_full and len(x) == 500
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out  # a notice, on stdout: plain output in a notebook
     assert err.count("\n") == 1  # one line
     assert "embedded sample" in err and "LAB01_NO_DOWNLOAD" in err
     assert "apt-get install dataset-fashion-mnist" in err and "FASHION_MNIST_DIR" in err
@@ -414,10 +414,10 @@ def test_sample_when_nothing_else(capsys):
 def test_full_set_notice_is_one_line_naming_the_directory(tiny, capsys):
     write_idx_dir(data.DEBIAN_DIR, *tiny)
     load_fashion_mnist()
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert err.count("\n") == 1 and str(data.DEBIAN_DIR) in err
     load_fashion_mnist(verbose=False)
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr().out == ""
 
 
 # ----------------------------------------------------------------------------- download
@@ -465,7 +465,7 @@ def test_download_with_wrong_digest_is_deleted(fake_mirror, monkeypatch, capsys)
     monkeypatch.setitem(data.SHA256, "train-labels-idx1-ubyte", "0" * 64)
     x, _, source = load_with_source()
     assert source.kind == "sample" and len(x) == 2000
-    assert "sha256" in capsys.readouterr().err
+    assert "sha256" in capsys.readouterr().out
     assert not list(data.CACHE_DIR.glob("*.gz"))
 
 
@@ -481,7 +481,7 @@ def test_failed_download_falls_back_once(monkeypatch, capsys):
     monkeypatch.setattr(pooch, "retrieve", retrieve)
     _, _, source = load_with_source()
     assert source.kind == "sample" and len(calls) == 1  # no retry, no second file
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert err.count("\n") == 1 and "download" in err and "no route to host" in err
 
 

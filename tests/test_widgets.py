@@ -221,3 +221,21 @@ def test_training_curves_as_a_train_callback(tmp_path):
     )
     assert_shows(curves, 1 + cfg.epochs)
     assert curves.histories["tiny"] == history
+
+
+def test_an_explorer_shows_one_output_the_widget_with_its_figure_beside(monkeypatch):
+    """`display()` draws once: one output holding the live view and, for viewers without the
+    widget, the same figure as a PNG (not a second copy above the controls)."""
+    import base64
+
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append((a, k)))
+    e = silu_explorer()
+    e.display()
+    assert len(shown) == 1 and shown[0][1] == {"raw": True}
+    bundle = shown[0][0][0]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert base64.b64decode(bundle["image/png"]) == e.png
+    assert "image/png" not in e.mimebundle(static=False)
