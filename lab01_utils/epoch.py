@@ -17,12 +17,17 @@ from .images import to_images
 from .metrics import predict_batches
 
 
-def evaluate(engine, x: np.ndarray, y: np.ndarray, batch_size: int = 100) -> tuple[float, float]:
-    """Mean loss and accuracy (percent) of the model in eval mode over `(x, y)`."""
+def evaluate(
+    engine, x: np.ndarray, y: np.ndarray, batch_size: int = 100, *, show_bar: bool = False
+) -> tuple[float, float]:
+    """Mean loss and accuracy (percent) of the model in eval mode over `(x, y)`; `show_bar`
+    draws a progress bar over the batches (a notebook re-evaluating 10,000 images)."""
+    from tqdm.auto import tqdm
+
     total_loss, correct = 0.0, 0
-    for rows, logits in predict_batches(
-        lambda xb: engine.predict_logits(to_images(xb)), x, batch_size
-    ):
+    batches = predict_batches(lambda xb: engine.predict_logits(to_images(xb)), x, batch_size)
+    total = -(-len(y) // batch_size)
+    for rows, logits in tqdm(batches, total=total, desc="evaluate", disable=not show_bar):
         yb = y[rows].astype(np.int64)
         total_loss += engine.batch_loss(logits, yb) * len(yb)
         correct += int((logits.argmax(axis=1) == yb).sum())
