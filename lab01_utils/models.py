@@ -18,6 +18,7 @@ identical and weights move both ways.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +30,10 @@ from .images import as_image_batch
 def fast_engine():
     """The `lab01_utils.fast` package, or None where this package has none (the student
     release, which holds only the textbook engine)."""
+    if not (Path(__file__).parent / "fast" / "__init__.py").is_file():
+        # Not this package's: an editable install of another copy (the instructor's sources)
+        # would otherwise supply its `fast` to a student release put first on sys.path.
+        return None
     try:
         from . import fast
     except ImportError as exc:

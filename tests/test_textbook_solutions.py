@@ -113,3 +113,19 @@ def test_textbook_solutions_pass_every_test_of_the_release(filled_release):
     tail = proc.stdout[-3000:]
     assert proc.returncode == 0, tail + proc.stderr[-2000:]
     assert " passed" in tail and "failed" not in tail, tail
+    assert "skipped" not in tail and "xfail" not in tail, tail  # nothing waits: all done
+    assert "16 of 16 exercises done (50 of 50 points)" in proc.stdout
+
+
+@pytest.mark.slow
+def test_textbook_solutions_run_every_notebook_and_make_run(filled_release):
+    notebooks = run_in(
+        filled_release,
+        *("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"),
+        *("--nbval-lax", "--nbval-current-env", "notebooks"),
+    )
+    assert notebooks.returncode == 0, (notebooks.stdout + notebooks.stderr)[-4000:]
+    run = run_in(filled_release, "-m", "lab01_utils.main")  # `make run`, quick profile
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert "the textbook layers (nn/)" in run.stdout  # the student's own engine trained
+    assert (filled_release / "runs/quick/comparison.md").is_file()
