@@ -10,10 +10,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
+from .formats import NUM_CLASSES  # Fashion-MNIST's 10 classes
+
 # ----------------------------------------------------------------------------- augmentation
 MAX_SHIFT = 1  # largest shift in pixels on each axis (the lab's; the report's is 2)
 FLIP_PROB = 0.5  # probability of a left-right flip
 ERASE_PROB = 0.0  # probability of blanking a random box (random erasing; the report: none)
+
+# ----------------------------------------------------------------------------- the network
+WIDTHS = (32, 64, 128)  # channels of the three stages (the report's Figure 1)
+EVAL_BATCH_SIZE = 100  # images per batch when evaluating
 
 # ----------------------------------------------------------------------------- runs
 TASKS = ("numpy", "torch")
@@ -110,8 +116,8 @@ class TrainConfig:
     nesterov: bool = False
     milestones: tuple[int, ...] = (15, 25)
     gamma: float = 0.1
-    widths: tuple[int, ...] = (32, 64, 128)
-    num_classes: int = 10
+    widths: tuple[int, ...] = WIDTHS
+    num_classes: int = NUM_CLASSES
     seed: int = 0
     augment: bool = True
     max_shift: int = MAX_SHIFT  # the report: 2
@@ -121,7 +127,7 @@ class TrainConfig:
     profile: str = "full"
     train_limit: int | None = None  # use only the first N training images (tests, demos)
     test_limit: int | None = None
-    eval_batch_size: int = 100
+    eval_batch_size: int = EVAL_BATCH_SIZE
     device: str = "auto"  # torch only: auto | cpu | cuda
     torch_threads: int | None = None
     numpy_engine: str = "auto"  # Task 1: plain (nn/), fast (lab01_utils/fast/), auto (fastest)

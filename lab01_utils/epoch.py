@@ -12,13 +12,18 @@ import sys
 
 import numpy as np
 
-from .config import TrainingDiverged
+from .config import EVAL_BATCH_SIZE, TrainingDiverged
 from .images import to_images
 from .metrics import predict_batches
 
 
 def evaluate(
-    engine, x: np.ndarray, y: np.ndarray, batch_size: int = 100, *, show_bar: bool = False
+    engine,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int = EVAL_BATCH_SIZE,
+    *,
+    show_bar: bool = False,
 ) -> tuple[float, float]:
     """Mean loss and accuracy (percent) of the model in eval mode over `(x, y)`; `show_bar`
     draws a progress bar over the batches (a notebook re-evaluating 10,000 images)."""

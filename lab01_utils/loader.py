@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from .augment import augment_batch, random_erase
-from .config import ERASE_PROB, FLIP_PROB, MAX_SHIFT
+from .config import DEFAULTS, ERASE_PROB, FLIP_PROB, MAX_SHIFT
 from .images import IMAGE_SHAPE, NUM_PIXELS, to_images
 
 __all__ = ["MiniBatchLoader"]
@@ -48,10 +48,10 @@ class MiniBatchLoader:
         self,
         x: ArrayLike,
         y: ArrayLike,
-        batch_size: int = 50,
+        batch_size: int = DEFAULTS["batch_size"],
         shuffle: bool = True,
         augment: bool = False,
-        seed: int = 0,
+        seed: int = DEFAULTS["seed"],
         max_shift: int = MAX_SHIFT,
         flip_prob: float = FLIP_PROB,
         dtype: DTypeLike = np.float32,

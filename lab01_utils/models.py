@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import nn
-from .config import ENGINES
+from .config import ENGINES, NUM_CLASSES, WIDTHS
 from .images import as_image_batch
 
 
@@ -79,8 +79,8 @@ class PreActResNet(nn.Module):
 
     def __init__(
         self,
-        widths: Sequence[int] = (32, 64, 128),
-        num_classes: int = 10,
+        widths: Sequence[int] = WIDTHS,
+        num_classes: int = NUM_CLASSES,
         seed: int = 0,
         dtype=np.float32,
     ):
@@ -150,8 +150,8 @@ def residual_branch_ends(model) -> list[str]:
 
 
 def build_numpy_model(
-    widths: Sequence[int] = (32, 64, 128),
-    num_classes: int = 10,
+    widths: Sequence[int] = WIDTHS,
+    num_classes: int = NUM_CLASSES,
     seed: int = 0,
     zero_init_residual: bool = False,
     engine: str = "plain",
@@ -175,8 +175,8 @@ def build_numpy_model(
 
 
 def build_torch_model(
-    widths: Sequence[int] = (32, 64, 128),
-    num_classes: int = 10,
+    widths: Sequence[int] = WIDTHS,
+    num_classes: int = NUM_CLASSES,
     seed: int = 0,
     zero_init_residual: bool = False,
 ):

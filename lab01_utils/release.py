@@ -100,6 +100,7 @@ INSTRUCTOR_ONLY = (
     "tests/test_parallel.py",
     "tests/test_data_parallel.py",
     "tests/test_fast_benchmarks.py",
+    "tests/test_fast_train.py",
     "tests/test_textbook_solutions.py",  # fills a release with a student's solutions
     "tests/test_student_release.py",  # runs the release as a student does
     "tests/textbook_solutions.json",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .config import NUM_CLASSES, WIDTHS
 from .images import as_image_batch
 
 
@@ -41,7 +42,7 @@ class GlobalAvgPool2d(nn.Module):
 class TorchPreActResNet(nn.Module):
     """Task 2's model; see `lab01_utils.models` for the architecture."""
 
-    def __init__(self, widths: Sequence[int] = (32, 64, 128), num_classes: int = 10):
+    def __init__(self, widths: Sequence[int] = WIDTHS, num_classes: int = NUM_CLASSES):
         super().__init__()
         if len(widths) != 3 or any(int(w) < 1 for w in widths):
             raise ValueError(

@@ -114,20 +114,23 @@ def pytest_runtest_makereport(item, call):
             report.longrepr = (str(item.path), item.location[1], f"Skipped: {reason}")
 
 
+_waiting = {"tests": 0}  # how many tests of this run waited for an exercise
+
+
 def pytest_runtest_logreport(report):
-    if report.skipped and "waiting for Exercise" in str(report.longrepr):
-        report.config = None  # nothing to keep
-        pytest_runtest_logreport.waiting += 1
-
-
-pytest_runtest_logreport.waiting = 0
+    if (
+        report.when != "teardown"
+        and report.skipped
+        and "waiting for Exercise" in str(report.longrepr)
+    ):
+        _waiting["tests"] += 1
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     states = config._lab01_states
     if all(s.state == progress.DONE for s in states.values()):
         return
-    n = pytest_runtest_logreport.waiting
+    n = _waiting["tests"]
     if n:
         terminalreporter.write_line(f"{n} tests wait for exercises that do not pass yet (skipped).")
     terminalreporter.write_line(progress.next_step(states))

@@ -19,9 +19,7 @@ from lab01_utils.cli import cli_processes, main
 from lab01_utils.config import REPORT_RECIPE, TrainConfig, TrainingDiverged
 from lab01_utils.data import DEBIAN_DIR, load_sample
 from lab01_utils.engines import make_engine
-from lab01_utils.images import to_images
 from lab01_utils.loader import MiniBatchLoader
-from lab01_utils.models import available_engines
 from lab01_utils.runs import format_log_line, load_weights
 from lab01_utils.train import train
 
@@ -201,14 +199,19 @@ def test_run_killed_mid_epoch_resumes_to_the_same_result(tmp_path):
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     subprocess.run(_cli(tmp_path / "ref", 3), check=True, env=env, timeout=300)
     ckpt = tmp_path / "killed/task1_numpy/checkpoint.npz"
+    log = tmp_path / "killed/task1_numpy/train.log"
     proc = subprocess.Popen(_cli(tmp_path / "killed", 3), env=env)
     try:
         deadline = time.time() + 240
-        while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.05)
+
+        def epoch_one_recorded() -> bool:  # its checkpoint, history and log line are written
+            return ckpt.exists() and log.exists() and log.read_text().count("\n") >= 1
+
+        while not epoch_one_recorded() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.02)
         assert ckpt.exists(), "no checkpoint after the first epoch"
-        # Epoch 1 is checkpointed, so the run is now inside epoch 2 (a quick epoch can take
-        # well under a second: kill at once rather than after a pause).
+        # Epoch 1 is recorded, so the run is now inside epoch 2 (a quick epoch can take well
+        # under a second: kill at once rather than after a pause).
         assert proc.poll() is None, "the run finished before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -360,39 +363,6 @@ def test_resume_accepts_a_config_saved_before_newer_options_existed(tmp_path):
     assert [r["epoch"] for r in hist] == [1, 2]
     with pytest.raises(ValueError, match="erase_prob was 0.0, now 0.5"):
         train(small_cfg("numpy", epochs=3, erase_prob=0.5), tmp_path, resume=True, quiet=True)
-
-
-@pytest.mark.skipif(
-    "fast" not in available_engines(),
-    reason="this lab01_utils has no fast engine (the student release)",
-)
-def test_task1_on_two_processes_follows_the_one_process_run(tmp_path):
-    """`--processes 2`: the same losses over 20 steps (float32 round-off only) and a run
-    whose log and weights look like the one-process run's."""
-    engines = [make_engine(TrainConfig.for_profile("quick", numpy_processes=k)) for k in (1, 2)]
-    a, b = losses_side_by_side(engines)
-    x, _ = load_sample("train")
-    assert np.max(np.abs(a - b) / np.abs(a)) < AGREEMENT_RTOL
-    logits = [e.predict_logits(to_images(x[:100])) for e in engines]
-    assert np.max(np.abs(logits[0] - logits[1])) < AGREEMENT_RTOL * np.abs(logits[0]).max()
-    args = "--task numpy --profile quick --epochs 1 --processes 2 --widths 8 16 16"
-    args += " --train-limit 300 --quiet"
-    assert main([*args.split(), "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "task1_numpy/weights.npz").is_file()
-
-
-@pytest.mark.skipif(
-    "fast" not in available_engines(),
-    reason="this lab01_utils has no fast engine (the student release)",
-)
-def test_the_plain_and_the_fast_engine_train_alike():
-    """20 steps from the same weights and batches: the same losses to float32 round-off."""
-    engines = [
-        make_engine(TrainConfig.for_profile("quick", numpy_engine=e)) for e in ("plain", "fast")
-    ]
-    assert [e.engine for e in engines] == ["plain", "fast"]
-    a, b = losses_side_by_side(engines)
-    assert np.max(np.abs(a - b) / np.abs(a)) < AGREEMENT_RTOL
 
 
 def test_the_engine_is_chosen_explicitly_and_named(tmp_path, capsys):

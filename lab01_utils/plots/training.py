@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..config import lr_at
+from ..config import DEFAULTS, lr_at
 from ..formats import CLASS_NAMES
 from .figure import count_axes
 from .layers import plot_images
@@ -62,10 +62,10 @@ def plot_training_curves(
 
 
 def plot_lr_schedule(
-    base_lr: float = 0.03,
-    epochs: int = 30,
-    milestones: Sequence[int] = (15, 25),
-    gamma: float = 0.1,
+    base_lr: float = DEFAULTS["lr"],
+    epochs: int = DEFAULTS["epochs"],
+    milestones: Sequence[int] = DEFAULTS["milestones"],
+    gamma: float = DEFAULTS["gamma"],
     histories: Mapping[str, Sequence[Mapping]] | None = None,
 ) -> Figure:
     """The learning rate used during each epoch 1..`epochs` under `MultiStepLR` (log scale).
