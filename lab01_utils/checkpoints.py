@@ -1,5 +1,5 @@
-"""Resuming a run: whether the checkpoint in a run directory belongs to this recipe, and the
-epoch and history to continue from.
+"""A run's folder: who may write it (one run at a time, never over another run unasked),
+whether its checkpoint belongs to this recipe, and the epoch and history to continue from.
 
 Each engine writes and reads its own checkpoint (`engines.py`: `.npz` for Task 1, a
 `weights_only` torch file for Task 2), atomically, after every epoch; the checkpoint carries
@@ -9,13 +9,29 @@ crash can fall between the two writes).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 from .config import FREE, REPORT_RECIPE, TrainConfig
 
-__all__ = ["config_differences", "resume", "saved_config"]
+try:
+    import fcntl
+except ImportError:  # Windows: no lock (one run per folder is then up to the user)
+    fcntl = None
+
+__all__ = [
+    "RunDirError",
+    "claim",
+    "config_differences",
+    "holds_a_run",
+    "resume",
+    "run_lock",
+    "saved_config",
+]
 
 
 def saved_config(cfg: TrainConfig, run_dir: Path) -> dict:
@@ -64,3 +80,88 @@ def resume(engine, cfg: TrainConfig, run_dir: Path, ckpt: Path) -> tuple[int, li
             f"{len(history)} epochs; start a fresh run in another --out directory"
         )
     return start_epoch, history
+
+
+# ----------------------------------------------------------------------------- run ownership
+class RunDirError(ValueError):
+    """A run directory holds another run, or another process is writing it."""
+
+
+RESUME_CHOICES = (False, True, "auto")
+_RUN_FILES = ("history.json", "weights.npz", "checkpoint.npz", "checkpoint.pt")
+
+
+def holds_a_run(run_dir: Path) -> bool:
+    """Whether `run_dir` holds a run's results (a checkpoint, a history or weights); a
+    `config.json` alone, left by a run stopped before its first epoch, holds nothing."""
+    return any((run_dir / name).exists() for name in _RUN_FILES)
+
+
+def claim(run_dir: Path, resume, overwrite: bool, checkpoint_name: str) -> bool:
+    """Decide how a run may use `run_dir`; True when it continues the run there.
+
+    `resume`: False (a new run: refused where a run is, unless `overwrite`), True (continue
+    the run there: an error if there is none) or "auto" (continue it if there is one, else
+    start). `overwrite` first moves an existing run aside, whole, to a sibling folder
+    `<name>.replaced-<time>` (nothing is deleted).
+    """
+    if resume not in RESUME_CHOICES:
+        raise ValueError(f"resume must be False, True or 'auto', got {resume!r}")
+    has_ckpt = (run_dir / checkpoint_name).exists()
+    if resume is True and not has_ckpt and not overwrite:
+        raise RunDirError(
+            f"--resume: no checkpoint ({checkpoint_name}) in {run_dir}: nothing to resume; "
+            "run without --resume to start it"
+        )
+    if resume and has_ckpt and not overwrite:
+        return True
+    if holds_a_run(run_dir):
+        if not overwrite:
+            raise RunDirError(
+                f"{run_dir} holds a run ({_describe(run_dir)}): --resume continues it, "
+                "--overwrite moves it aside and starts anew, or choose another --out"
+            )
+        aside = run_dir.with_name(f"{run_dir.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        run_dir.rename(aside)
+        run_dir.mkdir(parents=True)
+        print(f"--overwrite: the earlier run is now in {aside}")
+    return False
+
+
+def _describe(run_dir: Path) -> str:
+    try:
+        history = json.loads((run_dir / "history.json").read_text())
+        epochs = f"{len(history)} epoch{'s' if len(history) != 1 else ''} done"
+    except (OSError, ValueError):
+        epochs = "no readable history"
+    finished = "finished" if (run_dir / "weights.npz").exists() else "not finished"
+    return f"{epochs}, {finished}"
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """Hold `.<name>.lock` beside `run_dir` for the run's life: a second run into the same
+    folder is refused, naming the first one's pid and start time. The operating system
+    releases the lock when its process ends, however it ends: a killed run leaves none."""
+    if fcntl is None:
+        yield
+        return
+    path = run_dir.with_name(f".{run_dir.name}.lock")  # beside it: --overwrite moves the folder
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise RunDirError(
+                f"{run_dir} is in use by another run ({other}): wait for it to end, or choose "
+                "another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(
+            fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0
+        )
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -113,7 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
             flag, dest=name, action="store_true", default=None, help=f"{text} (default: off)"
         )
     p.add_argument("--out", default="runs", help="output directory (default: runs)")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        choices=[True, "auto"],
+        type=lambda v: "auto" if v == "auto" else v,
+        help="continue the run in --out from its checkpoint (an error if there is none); "
+        "--resume auto: continue it if there is one, else start",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start anew where a run already is: the old run is moved aside first, whole "
+        "(to <folder>.replaced-<time>)",
+    )
     p.add_argument(
         "--device",
         choices=DEVICES,
@@ -171,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for task in tasks:
             cfg = config_from_args(args, task)
-            train(cfg, args.out, resume=args.resume, quiet=args.quiet)
+            train(cfg, args.out, resume=args.resume, quiet=args.quiet, overwrite=args.overwrite)
     except (ValueError, TrainingDiverged, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import progress
 from .compare import write_comparison
-from .config import TASK_DIRS, TrainConfig, TrainingDiverged
+from .config import TrainConfig, TrainingDiverged
 from .data import data_source_name, default_profile
 from .train import train
 
@@ -37,7 +37,7 @@ def main() -> int:
         for task in ("numpy", "torch"):
             cfg = TrainConfig.for_profile(profile, task=task)
             # Resume whatever an earlier, interrupted `make run` left.
-            train(cfg, out, resume=(out / TASK_DIRS[task]).is_dir())
+            train(cfg, out, resume="auto")
     except (TrainingDiverged, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from .checkpoints import claim, run_lock
 from .checkpoints import resume as resume_run
 from .config import REPORT_RECIPE, TASK_DIRS, TrainConfig, TrainingDiverged
 from .data import default_profile, load_sample, load_with_source
@@ -62,15 +63,19 @@ def load_data(cfg: TrainConfig, verbose: bool = True):
 def train(
     cfg: TrainConfig,
     out_dir: str | os.PathLike = "runs",
-    resume: bool = False,
+    resume: bool | str = False,
     quiet: bool = False,
     callbacks: Sequence[Callable[[list[dict]], None]] = (),
     data=None,
+    overwrite: bool = False,
 ) -> list[dict]:
     """Train `cfg.task` with `cfg`'s recipe; returns the history (one dict per epoch).
 
-    Writes under `out_dir/task1_numpy` or `out_dir/task2_torch`. With `resume=True` it
-    continues from the checkpoint there (the config must match). `callbacks` are called with
+    Writes under `out_dir/task1_numpy` or `out_dir/task2_torch`, one run at a time (a second
+    run into the same folder is refused). `resume`: False starts a run, and refuses a folder
+    that holds one unless `overwrite` (which moves the old run aside first); True continues
+    the run there (the config must match; an error if there is none); "auto" continues it if
+    there is one, else starts. `callbacks` are called with
     the history after every epoch (e.g. `widgets.TrainingCurves`). `data` may pass
     `(x_train, y_train, x_test, y_test)` to skip loading.
 
@@ -79,6 +84,13 @@ def train(
     """
     run_dir = Path(out_dir) / TASK_DIRS[cfg.task]
     run_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(run_dir):
+        engine_cls = NumpyEngine if cfg.task == "numpy" else TorchEngine
+        continuing = claim(run_dir, resume, overwrite, engine_cls.checkpoint_name)
+        return _train(cfg, run_dir, continuing, quiet, callbacks, data)
+
+
+def _train(cfg, run_dir: Path, continuing: bool, quiet: bool, callbacks, data) -> list[dict]:
     if data is None:
         xtr, ytr, xte, yte, source = load_data(cfg, verbose=not quiet)
     else:
@@ -96,7 +108,7 @@ def train(
         erase_prob=cfg.erase_prob,
     )
     engine = make_engine(cfg)
-    history = _open_run(cfg, engine, run_dir, resume, quiet)
+    history = _open_run(cfg, engine, run_dir, continuing, quiet)
     if not quiet:
         where = f" on {engine.device}" if cfg.task == "torch" else f", {engine.describe()}"
         print(
@@ -120,12 +132,10 @@ def _open_run(cfg: TrainConfig, engine, run_dir: Path, resume: bool, quiet: bool
     a train.log holding that history's lines."""
     ckpt = run_dir / engine.checkpoint_name
     history: list[dict] = []
-    if resume and ckpt.exists():
+    if resume:
         start_epoch, history = resume_run(engine, cfg, run_dir, ckpt)
         if not quiet:
             print(f"resuming {cfg.task} from epoch {start_epoch} ({ckpt})")
-    elif resume and not quiet:
-        print(f"--resume: no checkpoint in {run_dir}, starting from scratch")
     atomic_write_text(run_dir / "config.json", json.dumps(asdict(cfg), indent=2))
     atomic_write_text(run_dir / "train.log", "".join(format_log_line(r) + "\n" for r in history))
     return history

@@ -42,7 +42,7 @@ esac
 for k in "${!V[@]}"; do
   # shellcheck disable=SC2086
   python -m lab01_utils.train --task torch --profile full --recipe report --device cuda \
-    --threads 1 --quiet --resume --out "$R/$k" ${V[$k]} >"$R/$k.err" 2>&1 &
+    --threads 1 --quiet --resume auto --out "$R/$k" ${V[$k]} >"$R/$k.err" 2>&1 &
 done
 wait
 for k in "${!V[@]}"; do

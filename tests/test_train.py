@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from helpers import EVERYTHING
 
+from lab01_utils.checkpoints import RunDirError, run_lock
 from lab01_utils.cli import cli_processes, main
 from lab01_utils.config import REPORT_RECIPE, TrainConfig, TrainingDiverged
 from lab01_utils.data import DEBIAN_DIR, load_sample
@@ -392,3 +393,55 @@ def test_the_command_lines_help_shows_the_configs_defaults(capsys):
     assert f"(default: {lab.max_shift}; --recipe report: {report.max_shift})" in text
     quick = TrainConfig.for_profile("quick")
     assert f"number of epochs (default: {lab.epochs}; --profile quick: {quick.epochs})" in text
+
+
+# ----------------------------------------------------------------------------- run folders
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_run_is_never_written_over_unasked(tmp_path):
+    train(small_cfg("numpy", epochs=2), tmp_path, quiet=True)
+    run = tmp_path / "task1_numpy"
+    before = _files(run)
+    with pytest.raises(
+        RunDirError, match=r"holds a run \(2 epochs done, finished\): --resume .* --overwrite"
+    ):
+        train(small_cfg("numpy", epochs=1), tmp_path, quiet=True)
+    assert _files(run) == before  # not a byte changed
+    hist = train(small_cfg("numpy", epochs=1), tmp_path, quiet=True, overwrite=True)
+    assert len(hist) == 1 and len(json.loads((run / "history.json").read_text())) == 1
+    (aside,) = tmp_path.glob("task1_numpy.replaced-*")
+    assert _files(aside) == before  # the old run, whole
+
+
+def test_resume_needs_a_run_and_auto_starts_one(tmp_path):
+    with pytest.raises(RunDirError, match="nothing to resume"):
+        train(small_cfg("numpy", epochs=1), tmp_path, resume=True, quiet=True)
+    assert len(train(small_cfg("numpy", epochs=1), tmp_path, resume="auto", quiet=True)) == 1
+    assert len(train(small_cfg("numpy", epochs=2), tmp_path, resume="auto", quiet=True)) == 2
+    with pytest.raises(ValueError, match="resume must be False, True or 'auto'"):
+        train(small_cfg("numpy", epochs=2), tmp_path, resume="yes", quiet=True)
+
+
+def test_one_run_at_a_time_per_folder(tmp_path, capsys):
+    run_dir = tmp_path / "task1_numpy"
+    run_dir.mkdir()
+    with run_lock(run_dir):  # as another run would hold it
+        with pytest.raises(
+            RunDirError, match=rf"in use by another run \(pid {os.getpid()}, started"
+        ):
+            train(small_cfg("numpy", epochs=1), tmp_path, quiet=True)
+        args = [*_cli(tmp_path, 1)[3:], "--quiet"]
+        assert main(args) == 2
+        assert "is in use by another run" in capsys.readouterr().err
+    assert len(train(small_cfg("numpy", epochs=1), tmp_path, quiet=True)) == 1  # released
+
+
+def test_the_command_line_refuses_to_write_over_a_run(tmp_path, capsys):
+    args = [*_cli(tmp_path, 1)[3:], "--quiet"]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert "holds a run (1 epoch done, finished)" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    assert main([*args[:-1], "--resume", "auto", "--epochs", "2", "--quiet"]) == 0
