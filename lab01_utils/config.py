@@ -7,6 +7,7 @@ line (`cli.py`) builds its help text from these values, so it cannot drift from 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 
@@ -141,15 +142,25 @@ class TrainConfig:
             (self.profile in PROFILES, f"profile must be one of {PROFILES}, got {self.profile!r}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 2, f"batch_size must be >= 2 (BatchNorm), got {self.batch_size}"),
-            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (0 < self.lr < math.inf, f"lr must be > 0 and finite, got {self.lr}"),
+            (0 < self.gamma < math.inf, f"gamma must be > 0 and finite, got {self.gamma}"),
+            (
+                all(n is None or n >= 1 for n in (self.train_limit, self.test_limit)),
+                "train_limit and test_limit must be >= 1 (or None for all images), got "
+                f"{self.train_limit}, {self.test_limit}",
+            ),
             (len(self.widths) == 3, f"widths must be three ints, got {self.widths}"),
             (
                 list(self.milestones) == sorted(self.milestones),
                 f"milestones must be increasing, got {self.milestones}",
             ),
             (
-                self.weight_decay >= 0 and self.momentum >= 0,
-                f"momentum and weight_decay must be >= 0, got {self.momentum}, {self.weight_decay}",
+                0 <= self.momentum < math.inf,
+                f"momentum must be >= 0 and finite, got {self.momentum}",
+            ),
+            (
+                0 <= self.weight_decay < math.inf,
+                f"weight_decay must be >= 0 and finite, got {self.weight_decay}",
             ),
             (self.max_shift >= 0, f"max_shift must be >= 0, got {self.max_shift}"),
             (0.0 <= self.flip_prob <= 1.0, f"flip_prob must lie in [0, 1], got {self.flip_prob}"),

@@ -445,3 +445,20 @@ def test_the_command_line_refuses_to_write_over_a_run(tmp_path, capsys):
     assert "holds a run (1 epoch done, finished)" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
     assert main([*args[:-1], "--resume", "auto", "--epochs", "2", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--lr", "nan", "lr must be > 0 and finite, got nan"),
+        ("--momentum", "nan", "momentum must be >= 0 and finite, got nan"),
+        ("--weight-decay", "inf", "weight_decay must be >= 0 and finite, got inf"),
+        ("--flip-prob", "nan", "flip_prob must lie in [0, 1], got nan"),
+        ("--train-limit", "0", "train_limit and test_limit must be >= 1"),
+        ("--train-limit", "-5", "train_limit and test_limit must be >= 1"),
+    ],
+)
+def test_a_bad_value_is_refused_before_anything_runs(tmp_path, capsys, flag, value, message):
+    assert main([*_cli(tmp_path, 1)[3:], flag, value, "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "task1_numpy").exists()  # refused before any file was written
