@@ -72,6 +72,12 @@ def resume(engine, cfg: TrainConfig, run_dir: Path, ckpt: Path) -> tuple[int, li
             + hint
         )
     start_epoch, history = engine.load_checkpoint(ckpt)
+    if cfg.epochs < start_epoch:
+        raise ValueError(
+            f"--resume: the run in {run_dir} has done {start_epoch} epochs, more than the "
+            f"{cfg.epochs} asked for: ask for at least {start_epoch} (--epochs), or use another "
+            "--out"
+        )
     if history is None:  # a checkpoint from before histories were stored in them
         history = json.loads((run_dir / "history.json").read_text())[:start_epoch]
     if len(history) != start_epoch:

@@ -8,8 +8,10 @@ the help cannot disagree with the code.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .config import (
     DEVICES,
@@ -17,6 +19,7 @@ from .config import (
     ENV_PROFILE,
     PROFILES,
     RECIPES,
+    TASK_DIRS,
     TrainConfig,
     TrainingDiverged,
     describe_default,
@@ -191,13 +194,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            f"\ninterrupted; the last finished epoch is checkpointed in {args.out}: "
-            "rerun with --resume to continue",
-            file=sys.stderr,
-        )
+        print(f"\ninterrupted; {checkpoint_state(args.out)}", file=sys.stderr)
         return 130
     return 0
+
+
+def checkpoint_state(out) -> str:
+    """What an interrupted command left in `out`, truthfully: which task's run is checkpointed
+    at which epoch, or that no epoch finished."""
+    found = []
+    for folder in TASK_DIRS.values():
+        try:
+            history = json.loads((Path(out) / folder / "history.json").read_text())
+        except (OSError, ValueError):
+            continue
+        found.append(f"{folder} at epoch {len(history)}")
+    if not found:
+        return f"no epoch had finished, so nothing is checkpointed in {out}"
+    return f"checkpointed in {out}: {', '.join(found)}; rerun with --resume to continue"
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ Runs resume from their checkpoints, so an interrupted `make run` continues where
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import progress
@@ -20,7 +22,14 @@ from .data import data_source_name, default_profile
 from .train import train
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m lab01_utils.main",
+        description="`make run`: train Task 1 (NumPy, on the exercises' code) and Task 2 "
+        "(PyTorch), then write the comparison into runs/<profile>/. The profile is "
+        "$LAB01_PROFILE, else full when the full data is here, else quick. Runs resume from "
+        "their checkpoints. No options: `python -m lab01_utils.train --help` has them all.",
+    ).parse_args(argv)
     states = progress.statuses()
     if any(s.state != progress.DONE for s in states.values()):
         print(progress.report(states))

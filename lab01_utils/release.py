@@ -66,6 +66,7 @@ STUDENT_README = "docs/STUDENT_README.md"
 # What the release holds: these top-level entries of the project, when present ...
 INCLUDE = (
     ".gitignore",
+    "LICENSE",
     "Makefile",
     "benchmarks",
     "docs",

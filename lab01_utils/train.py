@@ -96,6 +96,9 @@ def _train(cfg, run_dir: Path, continuing: bool, quiet: bool, callbacks, data) -
     else:
         xtr, ytr, xte, yte = data
         source = "given arrays"
+    for name, labels in (("training", ytr), ("test", yte)):
+        if len(labels) == 0:
+            raise ValueError(f"the {name} set is empty: nothing to train or evaluate on")
     loader = MiniBatchLoader(
         xtr,
         ytr,

@@ -462,3 +462,33 @@ def test_a_bad_value_is_refused_before_anything_runs(tmp_path, capsys, flag, val
     assert main([*_cli(tmp_path, 1)[3:], flag, value, "--quiet"]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "task1_numpy").exists()  # refused before any file was written
+
+
+def test_resume_refuses_fewer_epochs_than_done_and_an_empty_test_set(tmp_path):
+    train(small_cfg("numpy", epochs=2), tmp_path, quiet=True)
+    config = (tmp_path / "task1_numpy/config.json").read_text()
+    with pytest.raises(ValueError, match="has done 2 epochs, more than the 1 asked for"):
+        train(small_cfg("numpy", epochs=1), tmp_path, resume=True, quiet=True)
+    assert (tmp_path / "task1_numpy/config.json").read_text() == config  # unchanged
+    x, y = load_sample("train")
+    with pytest.raises(ValueError, match="the test set is empty"):
+        train(small_cfg("numpy"), tmp_path / "empty", quiet=True, data=(x, y, x[:0], y[:0]))
+
+
+def test_an_interruption_says_what_is_checkpointed(tmp_path):
+    from lab01_utils.cli import checkpoint_state
+
+    assert "no epoch had finished" in checkpoint_state(tmp_path)
+    train(small_cfg("numpy", epochs=1), tmp_path, quiet=True)
+    assert "task1_numpy at epoch 1; rerun with --resume" in checkpoint_state(tmp_path)
+
+
+def test_make_runs_help_only_prints_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "lab01_utils.main", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "usage: python -m lab01_utils.main" in done.stdout
+    assert "Epoch" not in done.stdout
