@@ -113,6 +113,8 @@ def claim(run_dir: Path, resume, overwrite: bool, checkpoint_name: str) -> bool:
     """
     if resume not in RESUME_CHOICES:
         raise ValueError(f"resume must be False, True or 'auto', got {resume!r}")
+    for stale in run_dir.glob(".*.tmp"):  # half-written by a killed run (we hold the lock)
+        stale.unlink(missing_ok=True)
     has_ckpt = (run_dir / checkpoint_name).exists()
     if resume is True and not has_ckpt and not overwrite:
         raise RunDirError(

@@ -263,7 +263,8 @@ def _read_csv_cached(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(cached, allow_pickle=False) as f:
             x, y = f["x"], f["y"]
-        if x.dtype == np.uint8 and x.ndim == 2 and x.shape[1] == NUM_PIXELS and len(y) == len(x):
+        shape_ok = x.dtype == np.uint8 and x.ndim == 2 and x.shape[1] == NUM_PIXELS
+        if shape_ok and len(y) == len(x) and (not len(y) or 0 <= y.min() <= y.max() < NUM_CLASSES):
             return x, y.astype(np.int64)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         pass  # not cached yet, or a damaged entry: decode again below

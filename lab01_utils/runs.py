@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +49,26 @@ def save_weights(path: Path, state: dict[str, np.ndarray]) -> None:
 
 
 def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """A `weights.npz` -> `{key: array}` (torch `state_dict` keys), no pickle."""
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    """A `weights.npz` -> `{key: array}` (torch `state_dict` keys), no pickle.
+
+    Raises:
+        ValueError: naming the file, when it is not such an `.npz` (e.g. a torch `.pt`
+            checkpoint, whose zip holds `archive/data.pkl`, or a damaged file).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise ValueError("it holds one array, not a state_dict")
+            state = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: not a readable weights.npz ({e})") from None
+    bad = [k for k, v in state.items() if "/" in k or v.dtype.kind not in "fiub"]
+    if bad:
+        raise ValueError(
+            f"{path}: not a weights.npz written by this lab (entries {bad[:3]}): a torch "
+            ".pt file is read with torch.load"
+        )
+    return state
 
 
 def load_history(run_dir: str | os.PathLike) -> list[dict]:

@@ -176,6 +176,16 @@ def test_csv_decoded_cache(tmp_path, tiny):
     assert len(list((data.CACHE_DIR / "decoded").glob("*.npz"))) == 1
 
 
+def test_a_cached_file_with_labels_out_of_range_is_decoded_again(tmp_path, tiny):
+    x, y = tiny
+    root = write_csv_dir(tmp_path / "root", x, y)
+    load_fashion_mnist(root=root, verbose=False)
+    (cached,) = (data.CACHE_DIR / "decoded").glob("fashion-mnist_train.csv.*.npz")
+    np.savez(cached, x=x, y=np.full_like(y, 11))  # a damaged cache entry: label 11
+    _, yr = load_fashion_mnist(root=root, verbose=False)
+    assert np.array_equal(yr, y)  # from the CSV, not the damaged cache
+
+
 # ----------------------------------------------------------------------------- bad input
 
 

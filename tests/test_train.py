@@ -492,3 +492,24 @@ def test_make_runs_help_only_prints_help():
     )
     assert done.returncode == 0 and "usage: python -m lab01_utils.main" in done.stdout
     assert "Epoch" not in done.stdout
+
+
+def test_load_weights_refuses_what_is_not_a_weights_file(tmp_path):
+    import torch
+
+    pt = tmp_path / "checkpoint.pt"
+    torch.save({"model": {"w": torch.zeros(2)}}, pt)
+    with pytest.raises(ValueError, match=r"checkpoint\.pt: not a weights\.npz written by this lab"):
+        load_weights(pt)
+    junk = tmp_path / "weights.npz"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(ValueError, match=r"weights\.npz: not a readable weights\.npz"):
+        load_weights(junk)
+
+
+def test_a_killed_runs_half_written_files_are_cleaned_when_it_resumes(tmp_path):
+    train(small_cfg("numpy", epochs=1), tmp_path, quiet=True)
+    stale = tmp_path / "task1_numpy/.history.json.0123abcd.tmp"
+    stale.write_text("half")
+    train(small_cfg("numpy", epochs=2), tmp_path, resume=True, quiet=True)
+    assert not stale.exists()
