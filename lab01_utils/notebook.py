@@ -22,13 +22,12 @@ own so that its value still shows.
 from __future__ import annotations
 
 import ast
-import re
 
 from .checks import EXERCISES, CheckFailed
+from .checks.core import stub_exercise
 
 __all__ = ["load_ipython_extension", "pending", "unload_ipython_extension"]
 
-STUB = re.compile(r"^Exercise (\d+\.\d+)\b")
 _ON_STOP = "_lab01_on_stop"
 _VALUE = "_lab01_value"
 _OK = "_lab01_ok"
@@ -52,12 +51,11 @@ def on_stop(exc: BaseException) -> bool:
     """A transformed cell caught `exc`: True (after printing a notice) when it is a stub's
     `NotImplementedError`, or a `NameError` or `AssertionError` while an exercise is pending;
     False to re-raise."""
-    if isinstance(exc, NotImplementedError):
-        m = STUB.match(str(exc))
-        if m:
-            pending[m[1]] = str(exc)
-            print(_notice(m[1]))
-            return True
+    ex_id = stub_exercise(exc)
+    if ex_id is not None:
+        pending[ex_id] = str(exc)
+        print(_notice(ex_id))
+        return True
     if isinstance(exc, (NameError, AssertionError)) and not isinstance(exc, CheckFailed):
         if pending:
             waits = ", ".join(f"Exercise {e}" for e in pending)

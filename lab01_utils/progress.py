@@ -8,14 +8,12 @@ once every exercise passes).
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass
 
 from . import checks
 
 DONE, NOT_YET, FAILING = "done", "not yet", "FAILING"
-STUB = re.compile(r"Exercise (\d+\.\d+)\b")
 
 
 @dataclass(frozen=True)

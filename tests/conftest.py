@@ -13,7 +13,6 @@ selected is not done.
 from __future__ import annotations
 
 import os
-import re
 
 # The tests run thousands of tiny GEMMs and convolutions. On a small, shared machine, BLAS
 # and torch thread pools only add synchronisation (measured on 2 loaded cores: a batch-4
@@ -27,8 +26,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from lab01_utils import progress  # noqa: E402
-
-_STUB = re.compile(r"^Exercise (\d+\.\d+)\b")
+from lab01_utils.checks.core import stub_exercise  # noqa: E402
 
 
 @pytest.fixture
@@ -104,11 +102,9 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if not report.failed or call.excinfo is None:
         return
-    if not call.excinfo.errisinstance(NotImplementedError):
-        return
-    m = _STUB.match(str(call.excinfo.value))
-    if m and item.config._lab01_states.get(m[1], None) is not None:
-        reason = _waiting_reason(item.config._lab01_states, [m[1]])
+    ex_id = stub_exercise(call.excinfo.value)
+    if ex_id in item.config._lab01_states:
+        reason = _waiting_reason(item.config._lab01_states, [ex_id])
         if reason:
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1], f"Skipped: {reason}")

@@ -205,6 +205,15 @@ def exercise(
 
 
 # ----------------------------------------------------------------------------- running
+def stub_exercise(exc: BaseException) -> str | None:
+    """The exercise whose stub raised `exc` (`NotImplementedError("Exercise N.M: ...")`), or
+    None for any other exception. The notebook extension and the test run use it too."""
+    if isinstance(exc, NotImplementedError):
+        m = re.match(r"Exercise (\d+\.\d+)\b", str(exc))
+        return m[1] if m else None
+    return None
+
+
 def _exercise_in(message: str) -> str | None:
     m = re.search(r"Exercise (\d+\.\d+)", message)
     return m[1] if m else None
