@@ -7,7 +7,9 @@ From then on, a cell that reaches an exercise you have not written yet (its stub
 the file to edit, and stops there; the cell counts as finished, so Run All goes on to the end
 of the notebook. A later cell that needs a result such a cell did not compute (a `NameError`,
 or an `assert` on it, while an exercise is pending in this kernel) gets the same kind of
-notice. Anything else (a wrong answer while nothing is pending, a failing self-check, a bug)
+notice. A question's answer cell that is still a stub (`NotImplementedError("Question N.M: ...")`)
+prints a notice asking for the answer, and Run All goes on. Anything else (a wrong answer
+while nothing is pending, a failing self-check, a bug)
 is an error as usual and stops the run where it happened.
 
 `checks.check_...().require()` in a notebook: a check whose exercise is not written yet is a
@@ -22,6 +24,7 @@ own so that its value still shows.
 from __future__ import annotations
 
 import ast
+import re
 
 from .checks import EXERCISES, CheckFailed
 from .checks.core import stub_exercise
@@ -47,10 +50,24 @@ def _notice(ex_id: str) -> str:
     )
 
 
+def _question_stub(exc: BaseException) -> str | None:
+    if isinstance(exc, NotImplementedError):
+        m = re.match(r"Question (\d+\.\d+)\b", str(exc))
+        return m[1] if m else None
+    return None
+
+
 def on_stop(exc: BaseException) -> bool:
     """A transformed cell caught `exc`: True (after printing a notice) when it is a stub's
     `NotImplementedError`, or a `NameError` or `AssertionError` while an exercise is pending;
     False to re-raise."""
+    q_id = _question_stub(exc)
+    if q_id is not None:
+        print(
+            f"[Question {q_id} is yours to answer: replace the `raise NotImplementedError` line "
+            "of this cell with `answer = ...` (your number) and run the cell again.]"
+        )
+        return True
     ex_id = stub_exercise(exc)
     if ex_id is not None:
         pending[ex_id] = str(exc)

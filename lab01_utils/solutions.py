@@ -47,8 +47,12 @@ BEGIN_SOLUTION = "### BEGIN " + "SOLUTION"
 END_SOLUTION = "### END " + "SOLUTION"
 TEXT_STUB = "YOUR ANSWER HERE"  # nbgrader's stub for a markdown solution region
 
-EXERCISE_LINE = re.compile(r"^\s*#\s*Exercise\s+(?P<id>\d+\.\d+)\s*:\s*(?P<title>.+?)\s*$")
-STUB_LINE = re.compile(r'^(?P<indent>\s*)raise NotImplementedError\("(?P<msg>Exercise[^"]*)"\)\s*$')
+EXERCISE_LINE = re.compile(
+    r"^\s*#\s*(?P<kind>Exercise|Question)\s+(?P<id>\d+\.\d+)\s*:\s*(?P<title>.+?)\s*$"
+)
+STUB_LINE = re.compile(
+    r'^(?P<indent>\s*)raise NotImplementedError\("(?P<msg>(?:Exercise|Question)[^"]*)"\)\s*$'
+)
 
 
 class ReleaseError(ValueError):
@@ -59,14 +63,18 @@ class ReleaseError(ValueError):
 class Region:
     """One solution region: the exercise it belongs to and its lines (markers excluded)."""
 
-    exercise: str | None  # "3.2", or None for an unnamed notebook region
+    exercise: str | None  # "3.2", or None for an unnamed notebook region or a question
     title: str
     indent: str
     lines: tuple[str, ...]
+    question: str | None = None  # "3.3" for a notebook question's answer region
 
     @property
     def stub(self) -> str:
-        """The stub's message, e.g. `Exercise 3.2: im2col convolution forward`."""
+        """The stub's message, e.g. `Exercise 3.2: im2col convolution forward` or
+        `Question 3.3: multiply-adds of layer2.0's first convolution`."""
+        if self.question is not None:
+            return f"Question {self.question}: {self.title}"
         if self.exercise is None:
             return self.title
         return f"Exercise {self.exercise}: {self.title}"
@@ -123,7 +131,10 @@ def strip_solutions(
         begin = i
         indent = line[: len(line) - len(line.lstrip())]
         match = EXERCISE_LINE.match(lines[i - 1]) if i > 0 else None
-        if match:
+        question = None
+        if match and match["kind"] == "Question":
+            exercise, question, title = None, match["id"], match["title"]
+        elif match:
             exercise, title = match["id"], match["title"]
         elif unnamed is not None:
             exercise, title = None, unnamed
@@ -143,7 +154,7 @@ def strip_solutions(
             raise ReleaseError(f"{where}, line {begin + 1}: BEGIN marker without an END marker")
         end_line = lines[i]
         i += 1
-        region = Region(exercise, title, indent, tuple(body))
+        region = Region(exercise, title, indent, tuple(body), question)
         regions.append(region)
         if keep is not None and exercise not in keep:
             out.extend(body)  # the solution stays, the markers go
