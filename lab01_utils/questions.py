@@ -79,6 +79,8 @@ def check(question: str, value, *, digest: str, digits: int = 0, hint: str = "")
     """
     want = digest
     try:
+        if isinstance(value, (str, bytes, bool)):
+            raise TypeError
         number = float(value)
     except (TypeError, ValueError):
         raise CheckFailed(
