@@ -5,8 +5,11 @@ several optimizer steps; a failing or vanished worker is reported, and the worke
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -214,3 +217,60 @@ def test_a_vanished_worker_is_reported_and_close_reaps_the_rest(rng):
     for pid in pids:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+
+
+# A process that adopts orphans (as a desktop session's `systemd --user` does) starts the main
+# process, which forks its workers and then works; the adopter kills the main process and
+# reports, as JSON, the workers still alive after it and how long they took to go.
+SUBREAPER = """
+import ctypes, json, os, signal, subprocess, sys, time
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+main = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE, text=True)
+workers = json.loads(main.stdout.readline())
+os.kill(main.pid, signal.SIGKILL)
+main.wait()
+t0 = time.monotonic()
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+while time.monotonic() - t0 < 5 and any(alive(p) for p in workers):
+    time.sleep(0.05)
+left = [p for p in workers if alive(p)]
+seconds = time.monotonic() - t0
+for p in left:
+    os.kill(p, signal.SIGKILL)
+while True:  # reap what was adopted
+    try:
+        os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+print(json.dumps({"workers": workers, "left": left, "seconds": seconds}))
+"""
+MAIN = """
+import json, numpy as np
+from lab01_utils.fast.data_parallel import DataParallel
+from lab01_utils.models import build_numpy_model
+dp = DataParallel(build_numpy_model(widths=(8, 12, 16), engine="fast"), processes=3)
+x = np.random.default_rng(0).random((9, 784)).astype(np.float32)
+dp(x)
+print(json.dumps(dp._group.pids), flush=True)
+while True:
+    dp(x)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper is Linux's")
+def test_workers_die_with_their_parent_under_a_subreaper():
+    proc = subprocess.run(
+        [sys.executable, "-c", SUBREAPER, MAIN], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(report["workers"]) == 2
+    assert report["left"] == [], f"workers outlived their parent: {report}"
+    assert report["seconds"] < 1.0, report

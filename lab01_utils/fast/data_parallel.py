@@ -29,8 +29,11 @@ one-process model's to float round-off (tests/test_data_parallel.py).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import select
+import signal
+import sys
 import time
 import traceback
 import weakref
@@ -53,6 +56,8 @@ from .shared import (
     flat_arrays,
     pieces,
 )
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class DataParallel(Module):
@@ -119,12 +124,14 @@ class DataParallel(Module):
         group = Group(world, n_params, max_batch, image_shape, out_size, dtype)
         parallel.set_num_threads(1)
         parallel.hold_numpy_blas()
+        group.parent = os.getpid()
         for rank in range(1, world):
             pid = os.fork()
             if pid == 0:  # the worker: serve commands until told to stop
                 group.rank = rank
                 code = 0
                 try:
+                    die_with_parent(group.parent)
                     _serve(group, model, seen=0)
                 except BaseException:  # noqa: BLE001 (a worker must never return)
                     code = 1
@@ -280,6 +287,21 @@ def _close_bells(group: Group) -> None:
     group.bells = []
 
 
+def die_with_parent(parent: int) -> None:
+    """(In a worker, right after the fork) have the kernel kill this process when `parent`
+    dies, whoever then adopts it: init or a subreaper such as a desktop session's
+    `systemd --user` (Linux's `PR_SET_PDEATHSIG`). Elsewhere the workers notice a new parent
+    pid within a second. A parent already gone before the call ends the worker at once."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the pid check below still works
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _serve(group: Group, model: Module, seen: int) -> None:
     """A worker's loop: wait for a command after command number `seen`, run this rank's
     share, report. (`seen` comes from before the fork: the main process may give the first
@@ -294,7 +316,7 @@ def _serve(group: Group, model: Module, seen: int) -> None:
         while group.ctl[0] == seen:  # spin for a while, then sleep until the bell rings
             if time.perf_counter() - idle > WORKER_SPIN_SECONDS:
                 select.select([bell], [], [], 1.0)
-                if os.getppid() == 1:  # the main process is gone
+                if os.getppid() != group.parent:  # the main process is gone
                     return
         try:
             os.read(bell, 1 << 16)  # the rings so far: each command rings once

@@ -87,6 +87,7 @@ class Group:
         # One pipe per worker: a sleeping worker wakes when a byte arrives.
         self.bells = [os.pipe() for _ in range(world - 1)]
         self.pids: list[int] = []
+        self.parent = os.getpid()  # the main process (a worker exits when it is gone)
         self.broken = ""  # why the group can no longer run commands
         self.calls = 0  # all_gather calls in the current command
 
@@ -134,7 +135,7 @@ class Group:
         if self.rank != 0:
             if self.ctl[5]:
                 raise Aborted
-            if os.getppid() == 1:  # the main process is gone
+            if os.getppid() != self.parent:  # the main process is gone
                 os._exit(1)
             return
         self.check_alive()
