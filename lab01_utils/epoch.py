@@ -6,13 +6,13 @@ Both work with either engine (`engines.py`): anything with `name`, `train_step(x
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 
 import numpy as np
 
 from .config import EVAL_BATCH_SIZE, TrainingDiverged
+from .divergence import Guard
 from .images import to_images
 from .metrics import predict_batches
 
@@ -55,7 +55,7 @@ def train_one_epoch(
         loader: a `MiniBatchLoader` (`loader.epoch(epoch)` yields `(xb, yb)`; `len(loader)`).
         epoch: the 1-based epoch number (it seeds the shuffle and the augmentation).
         desc, show_bar: the progress bar's label, and whether to draw it.
-        run_dir: where the last good checkpoint lives (named in the divergence message).
+        run_dir: unused; kept for callers that pass it.
 
     Returns:
         `(train_loss, train_acc)`: the mean loss per image over the epoch (each batch's mean
@@ -63,7 +63,8 @@ def train_one_epoch(
         accuracy in percent.
 
     Raises:
-        TrainingDiverged: a step's loss is NaN or inf.
+        TrainingDiverged: the loss is NaN or inf, or stays far above chance level's
+            (`divergence.py` has the rule).
     """
     from tqdm.auto import tqdm
 
@@ -76,15 +77,14 @@ def train_one_epoch(
         leave=False,
         file=sys.stderr,
     )
+    guard = Guard(engine.name, epoch)
     for step, (xb, yb) in enumerate(bar):
         loss, ok = engine.train_step(xb, yb)
-        if not math.isfinite(loss):
+        try:
+            guard.step(loss)
+        except TrainingDiverged:
             bar.close()
-            raise TrainingDiverged(
-                f"{engine.name}: loss is {loss} at epoch {epoch}, step {step + 1}; stopped. "
-                f"The last good checkpoint (epoch {epoch - 1}) is kept in {run_dir}. "
-                f"Try a smaller --lr."
-            )
+            raise
         # Exercise 8.1: one training epoch
         ### BEGIN SOLUTION
         loss_sum += loss * len(yb)
@@ -94,6 +94,7 @@ def train_one_epoch(
         if step % 10 == 0:
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{100 * correct / seen:.2f}")
     bar.close()
+    guard.end_of_epoch()
     # Exercise 8.1: one training epoch
     ### BEGIN SOLUTION
     return loss_sum / seen, 100.0 * correct / seen

@@ -33,6 +33,7 @@ from .checkpoints import claim, run_lock
 from .checkpoints import resume as resume_run
 from .config import REPORT_RECIPE, TASK_DIRS, TrainConfig, TrainingDiverged
 from .data import default_profile, load_sample, load_with_source
+from .divergence import non_finite
 from .engines import NumpyEngine, TorchEngine, make_engine
 from .epoch import evaluate, train_one_epoch
 from .files import atomic_write_text
@@ -80,7 +81,8 @@ def train(
     `(x_train, y_train, x_test, y_test)` to skip loading.
 
     Raises:
-        TrainingDiverged: the loss became NaN or inf (the last epoch's checkpoint is kept).
+        TrainingDiverged: by `divergence.py`'s rule (a non-finite or sustained huge loss,
+            non-finite weights or BatchNorm statistics); the message says what is kept.
     """
     run_dir = Path(out_dir) / TASK_DIRS[cfg.task]
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -122,12 +124,36 @@ def _train(cfg, run_dir: Path, continuing: bool, quiet: bool, callbacks, data) -
     # Bars only where someone watches: a terminal, or a notebook (tqdm.auto makes a widget).
     show_bar = not quiet and (sys.stderr.isatty() or "ipykernel" in sys.modules)
     for epoch in range(len(history) + 1, cfg.epochs + 1):
-        history.append(_one_epoch(cfg, engine, loader, (xte, yte), epoch, show_bar, run_dir))
+        try:
+            record = _one_epoch(cfg, engine, loader, (xte, yte), epoch, show_bar, run_dir)
+            bad = non_finite(engine.state_dict())
+            if bad:
+                raise TrainingDiverged(
+                    f"{cfg.task}: after epoch {epoch}, {len(bad)} arrays hold NaN or inf "
+                    f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); stopped."
+                )
+        except TrainingDiverged as e:
+            ckpt = run_dir / engine.checkpoint_name
+            raise TrainingDiverged(f"{e} {_kept(ckpt, len(history))}") from None
+        history.append(record)
         _record(engine, run_dir, history, quiet)
         for cb in callbacks:
             cb(history)
     save_weights(run_dir / "weights.npz", engine.state_dict())
     return history
+
+
+def _kept(ckpt: Path, epochs_done: int) -> str:
+    """What a diverged run leaves, truthfully: every checkpoint written was checked finite."""
+    if not epochs_done or not ckpt.exists():
+        return (
+            "No epoch had finished, so no checkpoint was written. Try a smaller --lr "
+            "(and check --momentum, --weight-decay)."
+        )
+    return (
+        f"The checkpoint of epoch {epochs_done} is kept in {ckpt} (every array in it "
+        "finite); rerun with a smaller --lr in another --out, or --overwrite."
+    )
 
 
 def _open_run(cfg: TrainConfig, engine, run_dir: Path, resume: bool, quiet: bool) -> list[dict]:
