@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .config import FREE, REPORT_RECIPE, TrainConfig
+from .digests import RunFileError, read_json
 
 try:
     import fcntl
@@ -38,7 +39,15 @@ def saved_config(cfg: TrainConfig, run_dir: Path) -> dict:
     """The config of the run in `run_dir` (`config.json`) as JSON values; a key missing from
     an older run's config.json had its default value then."""
     saved = json.loads(json.dumps(asdict(TrainConfig(task=cfg.task, profile=cfg.profile))))
-    saved.update(json.loads((run_dir / "config.json").read_text()))
+    found = read_json(
+        run_dir / "config.json",
+        "config",
+        "the recipe of that run is unknown, so it cannot be resumed: start it anew with "
+        "--overwrite (the old files are moved aside)",
+    )
+    if not isinstance(found, dict):
+        raise RunFileError(f"{run_dir / 'config.json'}: not a run's config (a JSON object)")
+    saved.update(found)
     return saved
 
 
@@ -79,7 +88,8 @@ def resume(engine, cfg: TrainConfig, run_dir: Path, ckpt: Path) -> tuple[int, li
             "--out"
         )
     if history is None:  # a checkpoint from before histories were stored in them
-        history = json.loads((run_dir / "history.json").read_text())[:start_epoch]
+        history = read_json(run_dir / "history.json", "history", "start it anew (--overwrite)")
+        history = history[:start_epoch]
     if len(history) != start_epoch:
         raise ValueError(
             f"--resume: {ckpt} is at epoch {start_epoch} but its history has "

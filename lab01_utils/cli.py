@@ -193,6 +193,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TrainingDiverged, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # --out unusable: a file, not writable, a full disk, a size limit
+        where = f" ({e.filename})" if e.filename else ""
+        print(
+            f"error: cannot write the run under --out {args.out}{where}: "
+            f"{e.strerror or e}; choose another --out or free the space",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted; {checkpoint_state(args.out)}", file=sys.stderr)
         return 130

@@ -8,13 +8,16 @@ Both take a `TrainConfig` and the same initial weights and offer the same method
 
 from __future__ import annotations
 
+import contextlib
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from . import nn
 from .config import TrainConfig
+from .digests import DIGEST_KEY, RunFileError, array_digest, read_npz, tree_digest, verify
 from .files import atomic_write
 from .models import (
     build_numpy_model,
@@ -102,20 +105,25 @@ class NumpyEngine:
         arrays |= {f"scheduler.{k}": v for k, v in self.scheduler.state_dict().items()}
         arrays["epoch"] = np.array(epoch)
         arrays["history"] = np.array(json.dumps(list(history)))  # a str array: no pickle
+        arrays[DIGEST_KEY] = np.array(array_digest(arrays))
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
     def load_checkpoint(self, path: Path) -> tuple[int, list[dict] | None]:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        """Raises `RunFileError` (one line naming the file) for a damaged, truncated, empty
+        or foreign file, or one that does not fit this run's model."""
+        arrays = read_npz(path, "Task 1 checkpoint", _REDO)
+        if "epoch" not in arrays or not any(k.startswith("model.") for k in arrays):
+            raise RunFileError(f"{path}: not a Task 1 checkpoint of this lab; {_REDO}")
 
         def part(prefix: str) -> dict[str, np.ndarray]:
             return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
 
-        self.model.load_state_dict(part("model."))
-        self.optimizer.load_state_dict(part("optimizer."))
-        self.scheduler.load_state_dict(part("scheduler."))
-        history = json.loads(str(arrays["history"])) if "history" in arrays else None
-        return int(arrays["epoch"]), history
+        with _fits(path):
+            self.model.load_state_dict(part("model."))
+            self.optimizer.load_state_dict(part("optimizer."))
+            self.scheduler.load_state_dict(part("scheduler."))
+            history = json.loads(str(arrays["history"])) if "history" in arrays else None
+            return int(arrays["epoch"]), history
 
 
 class TorchEngine:
@@ -200,16 +208,56 @@ class TorchEngine:
             "epoch": epoch,
             "history": json.dumps(list(history)),
         }
+        state["digest"] = tree_digest(state)
         atomic_write(path, lambda f: self.torch.save(state, f))
 
     def load_checkpoint(self, path: Path) -> tuple[int, list[dict] | None]:
-        state = self.torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.torch.set_rng_state(state["torch_rng"].cpu())
-        history = json.loads(state["history"]) if "history" in state else None
-        return int(state["epoch"]), history
+        """Raises `RunFileError` (one line naming the file) for a damaged, truncated, empty
+        or foreign file, or one that does not fit this run's model."""
+        import pickle
+
+        path = Path(path)
+        if not path.is_file():
+            raise RunFileError(f"{path}: no such file; {_REDO}")
+        try:
+            state = self.torch.load(path, map_location=self.device, weights_only=True)
+        except pickle.UnpicklingError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise RunFileError(
+                f"{path}: holds Python objects that are not loaded (only tensors and plain "
+                f"values are: {first[:120]}); {_REDO}"
+            ) from None
+        except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
+            what = "empty" if path.stat().st_size == 0 else "truncated or not a torch file"
+            raise RunFileError(f"{path}: {what} ({type(e).__name__}); {_REDO}") from None
+        need = {"model", "optimizer", "scheduler", "torch_rng", "epoch"}
+        if not isinstance(state, dict) or not need <= set(state):
+            raise RunFileError(f"{path}: not a Task 2 checkpoint of this lab; {_REDO}")
+        stored = state.pop("digest", None)
+        verify(path, stored, tree_digest(state), _REDO)
+        with _fits(path):
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.torch.set_rng_state(state["torch_rng"].cpu())
+            history = json.loads(state["history"]) if "history" in state else None
+            return int(state["epoch"]), history
+
+
+_REDO = "start the run anew with --overwrite (the old files are moved aside), or use another --out"
+
+
+@contextlib.contextmanager
+def _fits(path: Path):
+    """A checkpoint whose arrays do not fit this run's model (another width, another task's
+    file, an edited file) is one line naming it, not a `KeyError` listing 83 keys."""
+    try:
+        yield
+    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RunFileError(
+            f"{path}: does not fit this run's model ({text[:160]}); {_REDO}"
+        ) from None
 
 
 def make_engine(cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):

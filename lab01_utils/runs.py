@@ -8,14 +8,13 @@ A run directory (`runs/.../task1_numpy`, `results/task2_torch`, ...) holds `trai
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .config import TASK_DIRS
+from .digests import DIGEST_KEY, RunFileError, array_digest, read_json, read_npz
 from .files import atomic_write
 
 __all__ = [
@@ -43,31 +42,27 @@ def format_log_line(rec: dict) -> str:
 
 
 def save_weights(path: Path, state: dict[str, np.ndarray]) -> None:
-    """The final `state_dict` (torch keys) as an uncompressed `.npz`; load with
-    `np.load(path, allow_pickle=False)` into either model."""
-    atomic_write(path, lambda f: np.savez(f, **state))
+    """The final `state_dict` (torch keys) as an uncompressed `.npz`, with its digest; load
+    with `load_weights` into either model."""
+    arrays = dict(state)
+    arrays[DIGEST_KEY] = np.array(array_digest(arrays))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """A `weights.npz` -> `{key: array}` (torch `state_dict` keys), no pickle.
+    """A `weights.npz` -> `{key: array}` (torch `state_dict` keys), no pickle, its digest
+    checked (`digests.py`).
 
     Raises:
-        ValueError: naming the file, when it is not such an `.npz` (e.g. a torch `.pt`
-            checkpoint, whose zip holds `archive/data.pkl`, or a damaged file).
+        RunFileError: (a ValueError) naming the file, when it is not such an `.npz` (e.g. a
+            torch `.pt` checkpoint, whose zip holds `archive/data.pkl`), or it is damaged,
+            truncated or empty.
     """
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if not hasattr(z, "files"):
-                raise ValueError("it holds one array, not a state_dict")
-            state = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{path}: not a readable weights.npz ({e})") from None
-    bad = [k for k, v in state.items() if "/" in k or v.dtype.kind not in "fiub"]
+    redo = "train the run again, or take the file anew from the lab's results"
+    state = read_npz(path, "weights.npz", redo)
+    bad = [k for k, v in state.items() if v.dtype.kind not in "fiub"]
     if bad:
-        raise ValueError(
-            f"{path}: not a weights.npz written by this lab (entries {bad[:3]}): a torch "
-            ".pt file is read with torch.load"
-        )
+        raise RunFileError(f"{path}: not a weights.npz written by this lab (entries {bad[:3]})")
     return state
 
 
@@ -76,7 +71,10 @@ def load_history(run_dir: str | os.PathLike) -> list[dict]:
     path = Path(run_dir) / "history.json"
     if not path.exists():
         raise FileNotFoundError(f"no history.json in {run_dir}: train that task first")
-    return json.loads(path.read_text())
+    history = read_json(path, "history", "train that task again (--overwrite)")
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise RunFileError(f"{path}: not a run's history (a list of epochs)")
+    return history
 
 
 def repo_root(start: str | os.PathLike | None = None) -> Path:
