@@ -206,3 +206,19 @@ def test_a_file_size_limit_is_one_line(tmp_path):
     run = tmp_path / DIR["numpy"]
     assert not list(run.glob(".*.tmp"))
     assert json.loads((run / "config.json").read_text())["task"] == "numpy"
+
+
+class Payload:
+    """A class a checkpoint.pt must not bring in: torch.load(weights_only=True) refuses it."""
+
+
+def test_a_checkpoint_holding_a_pickled_class_is_refused_in_one_line(finished, tmp_path, capsys):
+    import torch
+
+    out = copy_run(finished, tmp_path)
+    ckpt = out / DIR["torch"] / CKPT["torch"]
+    state = torch.load(ckpt, weights_only=True)
+    state["extra"] = Payload()
+    torch.save(state, ckpt)
+    line = resume_error("torch", out, capsys)
+    assert f"{ckpt}: holds Python objects that are not loaded" in line, line
