@@ -1,8 +1,10 @@
 # Lab01: the two commands a student needs are `make run` and `make test`.
-# TORCH_REQ lets CI ask for a specific torch build (e.g. the CPU wheel on disk);
-# everyone else gets the normal `torch` from their package index.
+# TORCH_REQ lets CI ask for a specific torch build (e.g. the CPU wheel on disk), TORCH_INDEX
+# a package index to take it from (e.g. PyTorch's CPU-only wheel index, which avoids the
+# multi-GB CUDA build); everyone else gets the normal `torch` from their package index.
 PYTHON ?= python3
 TORCH_REQ ?= torch
+TORCH_INDEX ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -20,17 +22,17 @@ help:
 	@echo "make progress one line per exercise: done, not yet, failing"
 	@echo "make lab      open the notebooks in JupyterLab"
 	@echo "make bench    NumPy vs torch: the training step, then layer by layer"
-	@echo "make student  write the student release to dist/student/"
+	$(if $(STUDENT),,@echo "make student  write the student release to dist/student/ and its wheel to dist/")
 
 # The torch requirement last installed: a different TORCH_REQ re-runs the install.
 $(TORCH_STAMP): FORCE
 	@mkdir -p $(VENV)
-	@echo '$(TORCH_REQ)' | cmp -s - $@ || echo '$(TORCH_REQ)' > $@
+	@echo '$(TORCH_REQ) $(TORCH_INDEX)' | cmp -s - $@ || echo '$(TORCH_REQ) $(TORCH_INDEX)' > $@
 
 $(STAMP): pyproject.toml $(TORCH_STAMP)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_REQ)"
+	$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)") "$(TORCH_REQ)"
 	$(PY) -m pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
@@ -60,7 +62,9 @@ bench: $(STAMP)
 	$(if $(STUDENT),,$(PY) benchmarks/compare_layers.py)
 
 student: $(STAMP)
+	$(if $(STUDENT),@echo "this is the student release: make student is the instructor's" >&2; exit 2)
 	$(PY) -m lab01_utils.release --out dist/student
+	$(PY) -m pip wheel -q --no-deps -w dist dist/student
 
 sample: $(STAMP)
 	$(PY) scripts/make_sample.py

@@ -39,11 +39,13 @@ ENV_DATA_DIR = "FASHION_MNIST_DIR"
 ENV_NO_DOWNLOAD = "LAB01_NO_DOWNLOAD"
 ENV_NUM_THREADS = "LAB01_NUM_THREADS"
 ENV_PROFILE = "LAB01_PROFILE"
+ENV_RESULTS = "LAB01_RESULTS"
 ENVIRONMENT = {
     ENV_DATA_DIR: "a folder holding the Fashion-MNIST files (IDX .gz or raw, or CSV)",
     ENV_NO_DOWNLOAD: "1: never try to download the data",
     ENV_NUM_THREADS: "threads of the fast engine (default: the cores this process may use)",
     ENV_PROFILE: "quick or full: the profile of `make run` and of the command line",
+    ENV_RESULTS: "a folder holding finished runs (task1_numpy/, task2_torch/) to load",
 }
 
 

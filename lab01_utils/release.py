@@ -67,6 +67,7 @@ STUDENT_README = "docs/STUDENT_README.md"
 INCLUDE = (
     ".gitignore",
     "LICENSE",
+    "MANIFEST.in",
     "Makefile",
     "benchmarks",
     "docs",
@@ -108,12 +109,19 @@ INSTRUCTOR_ONLY = (
     "tests/test_notebooks_policy.py",  # keeps the course repository's notebooks clean
     "tests/test_project.py",  # the instructor's set-up files (.ci/, README) agree
     "tests/test_layout.py",  # the package's module sizes and imports
+    "tests/test_wheel_install.py",  # builds a wheel of the instructor's sources
+    "lab01_utils/release.py",  # this command (`lab01 release`) is the instructor's
     STUDENT_README,  # written as the release's README.md
     "benchmarks/ab_revision.py",  # needs git, and times the fast engine like the others:
     "benchmarks/ab_setting.py",
     "benchmarks/compare_layers.py",
     "benchmarks/profile_step.py",
 )
+
+# The release's package has its own version, so an install of it cannot pass for the
+# instructor's: `0.1.0` becomes `0.1.0+student` in these two files.
+VERSIONED = ("pyproject.toml", "lab01_utils/__init__.py")
+STUDENT_VERSION_SUFFIX = "+student"
 
 # Written into the release so that a regeneration may replace it (and nothing else).
 RELEASE_STAMP = ".student-release"
@@ -190,6 +198,16 @@ def _ruff_config(stubbed: Iterable[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _mark_version(path: Path) -> None:
+    """`version = "X"` / `__version__ = "X"` -> `"X+student"`, exactly once in the file."""
+    text = path.read_text(encoding="utf-8")
+    pattern = re.compile(r'^((?:__)?version(?:__)? = ")([^"+]+)(")', re.M)
+    new, n = pattern.subn(rf"\g<1>\g<2>{STUDENT_VERSION_SUFFIX}\g<3>", text, count=1)
+    if n != 1:
+        raise ReleaseError(f"{path}: no version line to mark as the student release's")
+    path.write_text(new, encoding="utf-8", newline="\n")
+
+
 def build_release(src: str | Path, out: str | Path) -> ReleaseSummary:
     """Write the student release of the project at `src` into `out` (replaced if it is a
     previous release). Returns what was written."""
@@ -222,6 +240,8 @@ def build_release(src: str | Path, out: str | Path) -> ReleaseSummary:
         else:
             shutil.copyfile(source, target)
         shutil.copymode(source, target)
+    for key in VERSIONED:
+        _mark_version(out / key)
     shutil.copyfile(src / STUDENT_README, out / "README.md")
     py_with_stubs = [k for k in stubs if k.endswith(".py")]
     (out / "ruff.toml").write_text(_ruff_config(py_with_stubs), encoding="utf-8")

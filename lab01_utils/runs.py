@@ -9,17 +9,20 @@ A run directory (`runs/.../task1_numpy`, `results/task2_torch`, ...) holds `trai
 from __future__ import annotations
 
 import os
+import sysconfig
 from pathlib import Path
 
 import numpy as np
 
-from .config import TASK_DIRS
+from .config import ENV_RESULTS, TASK_DIRS, env
 from .digests import DIGEST_KEY, RunFileError, array_digest, read_json, read_npz
 from .files import atomic_write
 
 __all__ = [
+    "checkout_root",
     "find_run",
     "format_log_line",
+    "installed_results",
     "load_history",
     "load_weights",
     "repo_root",
@@ -77,28 +80,47 @@ def load_history(run_dir: str | os.PathLike) -> list[dict]:
     return history
 
 
-def repo_root(start: str | os.PathLike | None = None) -> Path:
-    """The lab's folder: the first of `start` (default: the working directory) and its parents
-    that holds `pyproject.toml` (a notebook runs in `notebooks/`, a script anywhere below)."""
+def checkout_root(start: str | os.PathLike | None = None) -> Path | None:
+    """The lab's checkout: the first of `start` (default: the working directory) and its
+    parents that holds `pyproject.toml` and `lab01_utils/`; None outside one (a pip install,
+    Colab, a hub with the notebooks copied elsewhere)."""
     here = Path(start or Path.cwd()).resolve()
     for p in (here, *here.parents):
-        if (p / "pyproject.toml").is_file():
+        if (p / "pyproject.toml").is_file() and (p / "lab01_utils").is_dir():
             return p
-    raise FileNotFoundError(
-        f"no pyproject.toml in {here} or above it: run this from inside the lab's folder"
-    )
+    return None
+
+
+def repo_root(start: str | os.PathLike | None = None) -> Path:
+    """Where the lab's own runs go (`runs/` below it): the checkout, or outside one the
+    working directory (a notebook runs in its folder)."""
+    return checkout_root(start) or Path(start or Path.cwd()).resolve()
+
+
+def installed_results() -> Path:
+    """The committed final runs installed with the package (`share/lab01/results` under the
+    environment's data path: the wheel's data files)."""
+    return Path(sysconfig.get_paths()["data"]) / "share" / "lab01" / "results"
 
 
 def run_candidates(task: str, root: str | os.PathLike | None = None) -> list[Path]:
-    """Where a finished run of `task` ("numpy" or "torch") may be, in order: the committed
-    results (`results/`), then your own full run (`make run` writes `runs/full/`)."""
-    base = repo_root(root)
-    return [base / "results" / TASK_DIRS[task], base / "runs" / "full" / TASK_DIRS[task]]
+    """Where a finished run of `task` ("numpy" or "torch") may be, in order: the folder in
+    `$LAB01_RESULTS`, the checkout's committed results (`results/`), the results installed
+    with the package, then your own full run (`make run` writes `runs/full/`)."""
+    sub = TASK_DIRS[task]
+    found = [Path(env(ENV_RESULTS)).expanduser() / sub] if env(ENV_RESULTS) else []
+    checkout = checkout_root(root)
+    if checkout is not None:
+        found.append(checkout / "results" / sub)
+    found.append(installed_results() / sub)
+    found.append(repo_root(root) / "runs" / "full" / sub)
+    return found
 
 
 def find_run(task: str, root: str | os.PathLike | None = None) -> Path | None:
     """The first of `run_candidates(task)` that holds a finished run (`history.json` and
-    `weights.npz`: the weights are written when a run completes), or None."""
+    `weights.npz`: the weights are written when a run completes), or None (a notebook then
+    trains a quick run instead, and says so)."""
     return next(
         (
             d

@@ -20,8 +20,9 @@ def _name(req: str) -> str:
 
 def _pyproject_deps() -> set[str]:
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = list(meta["dependencies"]) + list(meta["optional-dependencies"]["dev"])
-    return {_name(d) for d in deps}
+    extras = meta["optional-dependencies"]
+    deps = list(meta["dependencies"]) + [d for group in extras.values() for d in group]
+    return {_name(d) for d in deps} - {"lab01-utils"}  # `dev` names the other extras
 
 
 def _environment_deps() -> set[str]:

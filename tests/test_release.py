@@ -151,8 +151,26 @@ def test_the_release_holds_the_project_and_leaves_out_the_rest(built):
     assert not list(out.rglob("__pycache__")) and not list(out.rglob("*.pyc"))
     # Files without solutions are copied byte for byte.
     for rel in release.release_files(ROOT):
-        if rel.suffix != ".ipynb" and rel.as_posix() not in built.stubs:
+        key = rel.as_posix()
+        if rel.suffix != ".ipynb" and key not in built.stubs and key not in release.VERSIONED:
             assert (out / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
+
+
+def test_the_releases_package_has_its_own_version_and_no_instructor_command(built):
+    import lab01_utils
+
+    version = lab01_utils.__version__
+    assert "+" not in version
+    init = (built.out / "lab01_utils" / "__init__.py").read_text()
+    assert f'__version__ = "{version}+student"' in init
+    assert f'version = "{version}+student"' in (built.out / "pyproject.toml").read_text()
+    # Otherwise the two files are the instructor's.
+    for rel in release.VERSIONED:
+        mine = (ROOT / rel).read_text().replace(f'"{version}"', f'"{version}+student"', 1)
+        assert (built.out / rel).read_text() == mine, rel
+    assert not (built.out / "lab01_utils" / "release.py").exists()
+    entry = (built.out / "lab01_utils" / "__main__.py").read_text()
+    assert '"release": ("lab01_utils.release"' in entry  # offered only where it is installed
 
 
 def split_regions(lines: list[str]) -> tuple[set[str], set[str]]:
