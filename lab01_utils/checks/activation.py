@@ -77,10 +77,11 @@ def check_silu_forward(res: CheckResult, silu_cls) -> None:
     points=3,
     depends=("1.1",),
     hints={
-        "product_rule": "x * sigmoid(x) needs the product rule: d/dx = s + x * s * (1 - s), "
-        "with s = sigmoid(x)",
+        "product_rule": "x * sigmoid(x) needs the product rule: both factors depend on x, so "
+        "the derivative has two terms (notebook 01's derivation, Steps 2 and 3)",
         "chain_rule": "chain rule: multiply the local derivative by dy",
-        "sigmoid_derivative": "that is sigmoid's derivative; SiLU's is s * (1 + x * (1 - s))",
+        "sigmoid_derivative": "that is sigmoid's derivative alone; SiLU = x * sigmoid(x) has a "
+        "second term, from the factor x (the product rule, notebook 01's derivation)",
     },
     silu_cls=lambda: nn.SiLU,
 )
