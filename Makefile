@@ -63,7 +63,7 @@ bench: $(STAMP)
 
 student: $(STAMP)
 	$(if $(STUDENT),@echo "this is the student release: make student is the instructor's" >&2; exit 2)
-	$(PY) -m lab01_utils.release --out dist/student
+	$(PY) -m lab01_utils.release --out dist/student $(if $(SOURCE),--source "$(SOURCE)")
 	$(PY) -m pip wheel -q --no-deps -w dist dist/student
 
 sample: $(STAMP)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .setup_cell import with_source
 from .solutions import (
     BEGIN_SOLUTION,
     END_SOLUTION,
@@ -198,6 +199,15 @@ def _ruff_config(stubbed: Iterable[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _set_source(nb: dict, source: str, where: str) -> None:
+    for cell in nb.get("cells", []):
+        if cell.get("id") == "lab01-setup":
+            text = with_source("".join(cell["source"]), source)
+            cell["source"] = text.splitlines(keepends=True)
+            return
+    raise ReleaseError(f"{where}: no set-up cell (id lab01-setup) to write --source into")
+
+
 def _mark_version(path: Path) -> None:
     """`version = "X"` / `__version__ = "X"` -> `"X+student"`, exactly once in the file."""
     text = path.read_text(encoding="utf-8")
@@ -208,9 +218,11 @@ def _mark_version(path: Path) -> None:
     path.write_text(new, encoding="utf-8", newline="\n")
 
 
-def build_release(src: str | Path, out: str | Path) -> ReleaseSummary:
+def build_release(src: str | Path, out: str | Path, source: str | None = None) -> ReleaseSummary:
     """Write the student release of the project at `src` into `out` (replaced if it is a
-    previous release). Returns what was written."""
+    previous release). `source`: the course's git URL, written into every notebook's set-up
+    cell (`setup_cell.py`: what Colab and hub students install from). Returns what was
+    written."""
     src, out = Path(src).resolve(), Path(out).resolve()
     if not (src / "pyproject.toml").is_file() or not (src / "lab01_utils").is_dir():
         raise ReleaseError(f"{src} is not the project root (no pyproject.toml / lab01_utils)")
@@ -233,6 +245,8 @@ def build_release(src: str | Path, out: str | Path) -> ReleaseSummary:
         elif rel.suffix == ".ipynb":
             nb = json.loads(source.read_text(encoding="utf-8"))
             nb, regions = strip_notebook(nb, key)
+            if source is not None:
+                _set_source(nb, source, key)
             if regions:
                 stubs[key] = [r.stub for r in regions]
             target.write_text(dumps_notebook(nb), encoding="utf-8", newline="\n")
@@ -260,10 +274,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--out", default="dist/student", help="output directory (replaced)")
     p.add_argument("--src", default=".", help="the project root (default: the current one)")
+    p.add_argument(
+        "--source",
+        help="the course's git URL of this release, written into each notebook's set-up "
+        "cell (what students on Colab or a JupyterHub install from)",
+    )
     args = p.parse_args(argv)
     try:
-        summary = build_release(args.src, args.out)
-    except (ReleaseError, OSError) as e:
+        summary = build_release(args.src, args.out, args.source)
+    except (ReleaseError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     n_stubs = sum(len(v) for v in summary.stubs.values())

@@ -110,13 +110,29 @@ class Explorer:
 
     def mimebundle(self, static: bool = True) -> dict:
         """The widget's output: its view and, with `static`, the figure as `image/png`."""
-        bundle = dict(self.widget._repr_mimebundle_())
+        bundle = view_bundle(self.widget)
         if static:
             bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
         return bundle
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return view_bundle(self.widget, **kwargs)
+
+
+def view_bundle(widget, **kwargs) -> dict:
+    """A widget's output bundle (its view's model id, and its repr as text) on ipywidgets 8,
+    which has `_repr_mimebundle_`, and on 7.7 (Colab's), which displays through
+    `_ipython_display_` and builds the same bundle there."""
+    if hasattr(widget, "_repr_mimebundle_"):
+        return dict(widget._repr_mimebundle_(**kwargs))
+    return {
+        "text/plain": repr(widget),
+        "application/vnd.jupyter.widget-view+json": {
+            "version_major": 2,
+            "version_minor": 0,
+            "model_id": widget._model_id,
+        },
+    }
 
 
 # --------------------------------------------------------------------------- SiLU

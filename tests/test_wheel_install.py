@@ -95,3 +95,26 @@ def test_every_notebook_runs_from_a_folder_outside_the_checkout(installed):
     assert proc.returncode == 0, tail
     assert " failed" not in tail and " passed" in tail, tail
     assert not (work / "pyproject.toml").exists()
+
+
+def test_the_widgets_work_on_ipywidgets_7_7(installed):
+    """Colab has shipped ipywidgets 7.7: the kernel side of every explorer works there too.
+    (Last in this file: it downgrades the environment's ipywidgets.)"""
+    py, work, env = installed
+    run(
+        [py, "-m", "pip", "install", "-q", "ipywidgets==7.7.*", "pytest>=7.4", "hypothesis>=6.80"],
+        work,
+        env,
+    )
+    version = run([py, "-c", "import ipywidgets; print(ipywidgets.__version__)"], work, env)
+    assert version.stdout.startswith("7.7."), version.stdout
+    proc = subprocess.run(
+        [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_widgets.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    tail = (proc.stdout + proc.stderr)[-3000:]
+    assert proc.returncode == 0 and " passed" in tail and " failed" not in tail, tail
