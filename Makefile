@@ -14,15 +14,21 @@ TORCH_STAMP := $(VENV)/.torch-req
 # benchmark the release holds.
 STUDENT := $(wildcard .student-release)
 
-.PHONY: run test lint format lab bench progress student sample clean help FORCE
+.PHONY: run test lint format lab bench progress handin update student answers grade autograder sample \
+	clean help FORCE
 
 help:
 	@echo "make run      train Task 1 (NumPy) and Task 2 (PyTorch) and write the comparison"
 	@echo "make test     $(if $(STUDENT),your progress +,lint +) the whole test suite (pytest, nbval over every notebook)"
 	@echo "make progress one line per exercise: done, not yet, failing"
+	@echo "make handin   one archive of your work to hand in (NAME=you)"
+	@echo "make update RELEASE=DIR  take a corrected release, keeping your work"
 	@echo "make lab      open the notebooks in JupyterLab"
 	@echo "make bench    NumPy vs torch: the training step, then layer by layer"
 	$(if $(STUDENT),,@echo "make student  write the student release to dist/student/ and its wheel to dist/")
+	$(if $(STUDENT),,@echo "make answers  the answer key (solutions and answers in place) in dist/answers/")
+	$(if $(STUDENT),,@echo "make grade SUBMISSIONS=DIR  grade hand-ins: grades/grades.csv, results/, answers/")
+	$(if $(STUDENT),,@echo "make autograder  the Gradescope bundle, dist/autograder.zip")
 
 # The torch requirement last installed: a different TORCH_REQ re-runs the install.
 $(TORCH_STAMP): FORCE
@@ -65,6 +71,26 @@ student: $(STAMP)
 	$(if $(STUDENT),@echo "this is the student release: make student is the instructor's" >&2; exit 2)
 	$(PY) -m lab01_utils.release --out dist/student $(if $(SOURCE),--source "$(SOURCE)")
 	$(PY) -m pip wheel -q --no-deps -w dist dist/student
+
+handin: $(STAMP)
+	$(PY) -m lab01_utils.handin $(if $(NAME),--name "$(NAME)")
+
+update: $(STAMP)
+	@test -n "$(RELEASE)" || { echo "make update RELEASE=DIR (the new release's folder)" >&2; exit 2; }
+	$(PY) -m lab01_utils.update "$(RELEASE)"
+
+answers: $(STAMP)
+	$(if $(STUDENT),@echo "this is the student release: make answers is the instructor's" >&2; exit 2)
+	$(PY) -m lab01_utils.release --answers --out dist/answers
+
+grade: $(STAMP)
+	$(if $(STUDENT),@echo "this is the student release: make grade is the instructor's" >&2; exit 2)
+	@test -n "$(SUBMISSIONS)" || { echo "make grade SUBMISSIONS=DIR (a hand-in or a folder of them)" >&2; exit 2; }
+	$(PY) -m lab01_utils.grading "$(SUBMISSIONS)" --out grades
+
+autograder: $(STAMP)
+	$(if $(STUDENT),@echo "this is the student release: make autograder is the instructor's" >&2; exit 2)
+	$(PY) -m lab01_utils.autograder --out dist/autograder.zip
 
 sample: $(STAMP)
 	$(PY) scripts/make_sample.py

@@ -4,6 +4,10 @@
     lab01 train      one training run, every option (`lab01 train --help`)
     lab01 compare    Task 1 vs Task 2 from a folder of runs
     lab01 progress   your exercises: done, not yet, failing
+    lab01 handin     one archive of your work to hand in
+    lab01 update     take a corrected release, keeping your work
+    lab01 grade      (instructor) grade hand-ins: a CSV, Gradescope results, answer pages
+    lab01 autograder (instructor) the Gradescope autograder bundle
     lab01 release    (instructor) write the student release
     lab01 digest     (instructor) the digest of a question's numeric answer
 
@@ -27,6 +31,10 @@ COMMANDS = {
     "train": ("lab01_utils.cli", "one training run, every option"),
     "compare": ("lab01_utils.compare", "Task 1 vs Task 2 from a folder of runs"),
     "progress": ("lab01_utils.progress", "your exercises: done, not yet, failing"),
+    "handin": ("lab01_utils.handin", "one archive of your work to hand in"),
+    "update": ("lab01_utils.update", "take a corrected release, keeping your work"),
+    "grade": ("lab01_utils.grading", "(instructor) grade hand-ins"),
+    "autograder": ("lab01_utils.autograder", "(instructor) the Gradescope bundle"),
     "release": ("lab01_utils.release", "(instructor) write the student release"),
     "digest": ("lab01_utils.questions", "(instructor) the digest of a numeric answer"),
 }

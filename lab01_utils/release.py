@@ -11,6 +11,7 @@ or a path), so regenerating gives identical bytes.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -111,7 +112,11 @@ INSTRUCTOR_ONLY = (
     "tests/test_project.py",  # the instructor's set-up files (.ci/, README) agree
     "tests/test_layout.py",  # the package's module sizes and imports
     "tests/test_wheel_install.py",  # builds a wheel of the instructor's sources
+    "tests/test_grading.py",  # grading is the instructor's
+    "tests/test_update.py",  # builds releases from the instructor's sources
     "lab01_utils/release.py",  # this command (`lab01 release`) is the instructor's
+    "lab01_utils/grading.py",  # grading hand-ins (`lab01 grade`)
+    "lab01_utils/autograder.py",  # the Gradescope bundle
     STUDENT_README,  # written as the release's README.md
     "benchmarks/ab_revision.py",  # needs git, and times the fast engine like the others:
     "benchmarks/ab_setting.py",
@@ -199,30 +204,57 @@ def _ruff_config(stubbed: Iterable[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _set_source(nb: dict, source: str, where: str) -> None:
+MANIFEST = "release-manifest.json"
+
+
+def _write_manifest(out: Path) -> None:
+    """`release-manifest.json`: every file's sha256 as released, and the exercise files'
+    texts (what `update.py` merges a later release's changes against)."""
+    from .handin import exercise_files
+
+    files = {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    pristine = {
+        rel.as_posix(): (out / rel).read_text(encoding="utf-8")
+        for rel in exercise_files()
+        if (out / rel).is_file()
+    }
+    manifest = {"files": files, "exercise_files": pristine}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def _set_source(nb: dict, git_url: str, where: str) -> None:
     for cell in nb.get("cells", []):
         if cell.get("id") == "lab01-setup":
-            text = with_source("".join(cell["source"]), source)
+            text = with_source("".join(cell["source"]), git_url)
             cell["source"] = text.splitlines(keepends=True)
             return
     raise ReleaseError(f"{where}: no set-up cell (id lab01-setup) to write --source into")
 
 
-def _mark_version(path: Path) -> None:
+def _mark_version(path: Path, suffix: str) -> None:
     """`version = "X"` / `__version__ = "X"` -> `"X+student"`, exactly once in the file."""
     text = path.read_text(encoding="utf-8")
     pattern = re.compile(r'^((?:__)?version(?:__)? = ")([^"+]+)(")', re.M)
-    new, n = pattern.subn(rf"\g<1>\g<2>{STUDENT_VERSION_SUFFIX}\g<3>", text, count=1)
+    new, n = pattern.subn(rf"\g<1>\g<2>{suffix}\g<3>", text, count=1)
     if n != 1:
         raise ReleaseError(f"{path}: no version line to mark as the student release's")
     path.write_text(new, encoding="utf-8", newline="\n")
 
 
-def build_release(src: str | Path, out: str | Path, source: str | None = None) -> ReleaseSummary:
+def build_release(
+    src: str | Path, out: str | Path, git_url: str | None = None, answers: bool = False
+) -> ReleaseSummary:
     """Write the student release of the project at `src` into `out` (replaced if it is a
-    previous release). `source`: the course's git URL, written into every notebook's set-up
-    cell (`setup_cell.py`: what Colab and hub students install from). Returns what was
-    written."""
+    previous release). `git_url`: the course's git URL of the release, written into every
+    notebook's set-up cell (`setup_cell.py`: what Colab and hub students install from).
+    `answers`: the answer key instead, for after the deadline: every solution region and
+    every question's answer in place (markers removed), version `+answers`.
+    Returns what was written."""
+    keep = () if answers else None  # strip_solutions' `only`: () stubs nothing
     src, out = Path(src).resolve(), Path(out).resolve()
     if not (src / "pyproject.toml").is_file() or not (src / "lab01_utils").is_dir():
         raise ReleaseError(f"{src} is not the project root (no pyproject.toml / lab01_utils)")
@@ -239,14 +271,16 @@ def build_release(src: str | Path, out: str | Path, source: str | None = None) -
         if rel.suffix == ".py":
             text = source.read_text(encoding="utf-8")
             if has_solutions(text):
-                text, regions = strip_solutions(text, key)
-                stubs[key] = [r.stub for r in regions]
+                text, regions = strip_solutions(text, key, only=keep)
+                stubs[key] = [] if answers else [r.stub for r in regions]
             target.write_text(text, encoding="utf-8", newline="\n")
         elif rel.suffix == ".ipynb":
             nb = json.loads(source.read_text(encoding="utf-8"))
-            nb, regions = strip_notebook(nb, key)
-            if source is not None:
-                _set_source(nb, source, key)
+            nb, regions = strip_notebook(nb, key, only=keep)
+            if answers:
+                regions = []
+            if git_url is not None:
+                _set_source(nb, git_url, key)
             if regions:
                 stubs[key] = [r.stub for r in regions]
             target.write_text(dumps_notebook(nb), encoding="utf-8", newline="\n")
@@ -255,7 +289,7 @@ def build_release(src: str | Path, out: str | Path, source: str | None = None) -
             shutil.copyfile(source, target)
         shutil.copymode(source, target)
     for key in VERSIONED:
-        _mark_version(out / key)
+        _mark_version(out / key, "+answers" if answers else STUDENT_VERSION_SUFFIX)
     shutil.copyfile(src / STUDENT_README, out / "README.md")
     py_with_stubs = [k for k in stubs if k.endswith(".py")]
     (out / "ruff.toml").write_text(_ruff_config(py_with_stubs), encoding="utf-8")
@@ -263,7 +297,8 @@ def build_release(src: str | Path, out: str | Path, source: str | None = None) -
         "The student release of lab01, written by `python -m lab01_utils.release`.\n",
         encoding="utf-8",
     )
-    return ReleaseSummary(out, len(files) + 3, stubs, notebooks)
+    _write_manifest(out)
+    return ReleaseSummary(out, len(files) + 4, stubs, notebooks)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -279,12 +314,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the course's git URL of this release, written into each notebook's set-up "
         "cell (what students on Colab or a JupyterHub install from)",
     )
+    p.add_argument(
+        "--answers",
+        action="store_true",
+        help="write the answer key instead: the release with every solution and answer in "
+        "place (for after the deadline)",
+    )
     args = p.parse_args(argv)
     try:
-        summary = build_release(args.src, args.out, args.source)
+        summary = build_release(args.src, args.out, args.source, answers=args.answers)
     except (ReleaseError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.answers:
+        print(f"wrote {summary.out}: the answer key ({summary.files} files, every solution and "
+              "answer in place)")  # fmt: skip
+        return 0
     n_stubs = sum(len(v) for v in summary.stubs.values())
     print(
         f"wrote {summary.out}: {summary.files} files, {summary.notebooks} notebooks, "

@@ -201,7 +201,9 @@ def _as_source(text: str, like) -> list[str] | str:
     return text.splitlines(keepends=True) if isinstance(like, list) else text
 
 
-def strip_notebook(nb: dict, where: str = "<notebook>") -> tuple[dict, list[Region]]:
+def strip_notebook(
+    nb: dict, where: str = "<notebook>", *, only: Iterable[str] | None = None
+) -> tuple[dict, list[Region]]:
     """A notebook (parsed JSON) with solution regions stubbed and outputs cleared.
 
     Code cells: regions become `raise NotImplementedError(...)`, outputs are emptied and
@@ -219,6 +221,7 @@ def strip_notebook(nb: dict, where: str = "<notebook>") -> tuple[dict, list[Regi
                 new, found = strip_solutions(
                     text,
                     f"{where}, cell {index}",
+                    only=only,
                     unnamed=f"Exercise in {stem}: complete this cell",
                     stub_kind="markdown" if kind == "markdown" else "code",
                 )
