@@ -49,6 +49,13 @@ ENVIRONMENT = {
 }
 
 
+def child_env(**overrides: str) -> dict[str, str]:
+    """The environment for a child process (grading a submission): this one's, without the
+    `PYTHON*` variables (the child's `PYTHONPATH` is the caller's to set), plus `overrides`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    return base | overrides
+
+
 def env(name: str) -> str:
     """The environment variable `name` (one of `ENVIRONMENT`), stripped; "" when unset.
     Every environment variable the package reads is read here."""

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import child_env
 from .files import atomic_write, atomic_write_text
 from .handin import MANIFEST, exercise_files
 from .questions import find_questions
@@ -115,8 +116,7 @@ def student_name(submission: Path, root: Path) -> str:
 # ----------------------------------------------------------------------------- running
 def run_checks(work: Path, timeout: float, max_output: int) -> dict:
     """Every check in a fresh process on the package in `work`; its results."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env |= {"PYTHONPATH": str(work), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    env = child_env(PYTHONPATH=str(work), OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(
             [sys.executable, "-P", "-c", CHECK_ALL],
