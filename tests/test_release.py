@@ -128,7 +128,11 @@ def test_every_exercise_has_a_numbered_stub_and_a_check(built):
             assert m and m[1] in checks.EXERCISES, (path, msg)
     for ex in checks.EXERCISES.values():
         assert getattr(checks, ex.check.__name__) is ex.check, ex
-        stub_files = [p for p, msgs in built.stubs.items() if any(f" {ex.id}:" in m for m in msgs)]
+        stub_files = [
+            p
+            for p, msgs in built.stubs.items()
+            if any(m.startswith(f"Exercise {ex.id}:") for m in msgs)
+        ]
         assert all(p in ex.where for p in stub_files), (ex.id, stub_files, ex.where)
 
 
