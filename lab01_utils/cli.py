@@ -44,6 +44,12 @@ VALUE_OPTIONS = (
         float,
         "random erasing: blank a random box in each training image with this probability",
     ),
+    (
+        "--label-smoothing",
+        "label_smoothing",
+        float,
+        "training loss: this much of each target spread over all classes (0: none)",
+    ),
     ("--train-limit", "train_limit", int, "use only the first N training images"),
     ("--threads", "torch_threads", int, "torch CPU threads"),
 )

@@ -134,6 +134,7 @@ class TrainConfig:
     flip_prob: float = FLIP_PROB
     erase_prob: float = ERASE_PROB
     zero_init_residual: bool = False  # init: last conv of each residual branch starts at 0
+    label_smoothing: float = 0.0  # torch.nn.CrossEntropyLoss(label_smoothing=...) in training
     profile: str = "full"
     train_limit: int | None = None  # use only the first N training images (tests, demos)
     test_limit: int | None = None
@@ -172,6 +173,10 @@ class TrainConfig:
                 f"weight_decay must be >= 0 and finite, got {self.weight_decay}",
             ),
             (self.max_shift >= 0, f"max_shift must be >= 0, got {self.max_shift}"),
+            (
+                0.0 <= self.label_smoothing < 1.0,
+                f"label_smoothing must lie in [0, 1), got {self.label_smoothing}",
+            ),
             (0.0 <= self.flip_prob <= 1.0, f"flip_prob must lie in [0, 1], got {self.flip_prob}"),
             (
                 0.0 <= self.erase_prob <= 1.0,

@@ -47,7 +47,13 @@ class NumpyEngine:
         )
         if init_state is not None:
             self.model.load_state_dict(init_state)
-        self.loss_fn = nn.CrossEntropyLoss()
+        # The training loss (label smoothing when asked); evaluation is always the plain one.
+        self.eval_loss = nn.CrossEntropyLoss()
+        self.loss_fn = (
+            nn.LabelSmoothingCrossEntropy(cfg.label_smoothing)
+            if cfg.label_smoothing
+            else self.eval_loss
+        )
         self.optimizer = SGD(
             self.model.parameters(),
             lr=cfg.lr,
@@ -94,7 +100,7 @@ class NumpyEngine:
         return self.net(xb)
 
     def batch_loss(self, logits: np.ndarray, yb: np.ndarray) -> float:
-        return self.loss_fn(logits, yb)
+        return self.eval_loss(logits, yb)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return self.model.state_dict()
@@ -157,7 +163,8 @@ class TorchEngine:
                 {k: torch.from_numpy(v.copy()) for k, v in init_state.items()}
             )
         self.model.to(self.device)
-        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.eval_loss = torch.nn.CrossEntropyLoss()
         self.optimizer = torch.optim.SGD(
             self.model.parameters(),
             lr=cfg.lr,
@@ -192,7 +199,7 @@ class TorchEngine:
 
     def batch_loss(self, logits: np.ndarray, yb: np.ndarray) -> float:
         with self.torch.no_grad():
-            return float(self.loss_fn(self.torch.from_numpy(logits), self.torch.from_numpy(yb)))
+            return float(self.eval_loss(self.torch.from_numpy(logits), self.torch.from_numpy(yb)))
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return torch_state_to_numpy(self.model.state_dict())

@@ -142,3 +142,26 @@ def test_bad_logits_raise():
         CrossEntropyLoss()(np.zeros(3), np.array([0, 1, 2]))
     with pytest.raises(RuntimeError, match="before forward"):
         CrossEntropyLoss().backward()
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.3])
+def test_label_smoothing_matches_torch_forward_and_gradient(rng, eps):
+    from lab01_utils.nn import LabelSmoothingCrossEntropy
+
+    logits = rng.standard_normal((7, 10)) * 3
+    y = rng.integers(0, 10, 7)
+    lt = torch.tensor(logits, requires_grad=True)
+    want = torch.nn.CrossEntropyLoss(label_smoothing=eps)(lt, torch.from_numpy(y))
+    want.backward()
+    loss_fn = LabelSmoothingCrossEntropy(eps)
+    got = loss_fn(logits, y)
+    assert abs(got - want.item()) < PARITY_RTOL_F64 * abs(want.item())
+    assert_close(loss_fn.backward(), lt.grad.numpy(), PARITY_RTOL_F64, "dlogits")
+
+
+def test_label_smoothing_refuses_a_bad_value():
+    from lab01_utils.nn import LabelSmoothingCrossEntropy
+
+    for bad in (-0.1, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="label_smoothing must lie in"):
+            LabelSmoothingCrossEntropy(bad)

@@ -492,3 +492,28 @@ def test_a_killed_runs_half_written_files_are_cleaned_when_it_resumes(tmp_path):
     stale.write_text("half")
     train(small_cfg("numpy", epochs=2), tmp_path, resume=True, quiet=True)
     assert not stale.exists()
+
+
+def test_label_smoothing_reaches_both_engines_alike():
+    """--label-smoothing 0.1: the two engines' smoothed training losses agree to float32
+    drift, differ from the plain loss, and evaluation stays the plain cross-entropy."""
+    kw = dict(label_smoothing=0.1)
+    cfg_np = TrainConfig.for_profile("quick", task="numpy", **kw)
+    cfg_t = TrainConfig.for_profile("quick", task="torch", device="cpu", **kw)
+    a, b = losses_side_by_side([make_engine(cfg_np), make_engine(cfg_t)])
+    assert np.max(np.abs(a - b) / np.abs(b)) < AGREEMENT_RTOL
+    plain, _ = losses_side_by_side(
+        [
+            make_engine(TrainConfig.for_profile("quick", task=t, device="cpu"))
+            for t in ("numpy", "torch")
+        ]
+    )
+    assert abs(a[0] - plain[0]) > 1e-3  # the first step's loss is the smoothed one
+    engine = make_engine(cfg_np)
+    logits = np.random.default_rng(0).standard_normal((4, 10)).astype(np.float32)
+    y = np.array([0, 1, 2, 3])
+    assert engine.batch_loss(logits, y) == pytest.approx(
+        make_engine(TrainConfig.for_profile("quick")).batch_loss(logits, y)
+    )
+    with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0, 1\), got 1.5"):
+        TrainConfig(label_smoothing=1.5)

@@ -12,7 +12,7 @@ from .blocks import PreActBlock
 from .conv import Conv2d
 from .functional import col2im, conv2d_naive, conv_output_size, im2col
 from .linear import Linear
-from .loss import CrossEntropyLoss, log_softmax
+from .loss import CrossEntropyLoss, LabelSmoothingCrossEntropy, log_softmax
 from .module import Module, Parameter, Sequential
 from .norm import BatchNorm2d
 from .pooling import GlobalAvgPool2d
@@ -21,6 +21,7 @@ __all__ = [
     "BatchNorm2d",
     "Conv2d",
     "CrossEntropyLoss",
+    "LabelSmoothingCrossEntropy",
     "GlobalAvgPool2d",
     "Linear",
     "Module",

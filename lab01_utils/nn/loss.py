@@ -68,3 +68,41 @@ class CrossEntropyLoss(Module):
         d *= dy / n
         return d
         ### END SOLUTION
+
+
+class LabelSmoothingCrossEntropy(Module):
+    """`torch.nn.CrossEntropyLoss(label_smoothing=eps)`, built on `CrossEntropyLoss`.
+
+    The target of each image is `1 - eps` on its class plus `eps / K` spread over all `K`
+    classes, so the loss is `(1 - eps) * CE(logits, y) + (eps / K) * sum_k CE(logits, k)`: the
+    hard cross-entropy and, for each class `k`, the cross-entropy as if every image were of
+    class `k`. Forward and backward are those `K + 1` losses' (given code around Exercises
+    2.3-2.4). `forward(logits (N, K), y (N,))` -> scalar; `backward()` -> dlogits `(N, K)`.
+    """
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+        self.hard = CrossEntropyLoss()
+        self.spread: list[CrossEntropyLoss] = []
+
+    def forward(self, logits: np.ndarray, y: np.ndarray) -> float:  # type: ignore[override]
+        eps = self.label_smoothing
+        n, k = logits.shape
+        loss = (1.0 - eps) * self.hard(logits, y)
+        self.spread = [CrossEntropyLoss() for _ in range(k)] if eps else []
+        for c, ce in enumerate(self.spread):
+            loss += eps / k * ce(logits, np.full(n, c, dtype=np.int64))
+        return float(loss)
+
+    def __call__(self, logits: np.ndarray, y: np.ndarray) -> float:  # type: ignore[override]
+        return self.forward(logits, y)
+
+    def backward(self, dy: float = 1.0) -> np.ndarray:  # type: ignore[override]
+        eps = self.label_smoothing
+        dlogits = (1.0 - eps) * self.hard.backward(dy)
+        for ce in self.spread:
+            dlogits = dlogits + eps / len(self.spread) * ce.backward(dy)
+        return dlogits
