@@ -56,7 +56,9 @@ def config_differences(cfg: TrainConfig, run_dir: Path) -> dict[str, tuple]:
     `run_dir`; the values in `config.FREE` (epochs, device, threads, engine) may change."""
     saved = saved_config(cfg, run_dir)
     now = json.loads(json.dumps(asdict(cfg)))
-    return {k: (saved.get(k), v) for k, v in now.items() if k not in FREE and saved.get(k) != v}
+    # A cosine schedule decays to 0 at the last epoch: the epoch count is part of its recipe.
+    free = [k for k in FREE if not (k == "epochs" and cfg.schedule == "cosine")]
+    return {k: (saved.get(k), v) for k, v in now.items() if k not in free and saved.get(k) != v}
 
 
 def resume(engine, cfg: TrainConfig, run_dir: Path, ckpt: Path) -> tuple[int, list[dict]]:

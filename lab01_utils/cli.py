@@ -19,6 +19,7 @@ from .config import (
     ENV_PROFILE,
     PROFILES,
     RECIPES,
+    SCHEDULES,
     TASK_DIRS,
     TrainConfig,
     TrainingDiverged,
@@ -50,6 +51,7 @@ VALUE_OPTIONS = (
         float,
         "training loss: this much of each target spread over all classes (0: none)",
     ),
+    ("--warmup-epochs", "warmup_epochs", int, "the cosine schedule's linear warm-up"),
     ("--train-limit", "train_limit", int, "use only the first N training images"),
     ("--threads", "torch_threads", int, "torch CPU threads"),
 )
@@ -115,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=3,
         default=None,
         help=f"stage widths (default: {describe_default('widths')})",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default=None,
+        help="learning rate: step (x gamma after each milestone epoch) or cosine (a linear "
+        f"warm-up, then a cosine decay to 0, per batch) (default: {describe_default('schedule')})",
     )
     p.add_argument("--no-augment", action="store_true", help="train without shifts and flips")
     for flag, name, text in SWITCHES:
@@ -182,6 +191,7 @@ def config_from_args(args: argparse.Namespace, task: str) -> TrainConfig:
         "milestones": tuple(args.milestones) if args.milestones is not None else None,
         "widths": tuple(args.widths) if args.widths else None,
         "augment": False if args.no_augment else None,
+        "schedule": args.schedule,
         "device": args.device,
         "numpy_engine": args.engine,
         "numpy_processes": cli_processes(args.engine, args.processes),

@@ -100,6 +100,24 @@ def lr_at(base_lr: float, epoch: int, milestones, gamma: float) -> float:
     return base_lr * gamma ** sum(1 for m in milestones if m < epoch)
 
 
+SCHEDULES = ("step", "cosine")
+WARMUP_START = 0.01  # a cosine schedule's warm-up starts at this fraction of the peak rate
+
+
+def lr_at_step(base_lr: float, step: int, total_steps: int, warmup_steps: int) -> float:
+    """The learning rate of step `step` (0-based, counted over the whole run) of the `cosine`
+    schedule: a linear warm-up from `WARMUP_START * base_lr` to `base_lr` over `warmup_steps`
+    steps, then a cosine decay to 0 at `total_steps`; torch's
+    `SequentialLR([LinearLR(start_factor=WARMUP_START, total_iters=warmup_steps),
+    CosineAnnealingLR(T_max=total_steps - warmup_steps)], milestones=[warmup_steps])` stepped
+    once per batch gives the same rates (tests/test_optim.py)."""
+    if step < warmup_steps:
+        return base_lr * (WARMUP_START + (1 - WARMUP_START) * step / warmup_steps)
+    span = max(1, total_steps - warmup_steps)
+    t = min(step - warmup_steps, span)
+    return base_lr * (1 + math.cos(math.pi * t / span)) / 2
+
+
 @dataclass
 class TrainConfig:
     """The recipe. Defaults are the lab's recipe on the full data.
@@ -135,6 +153,8 @@ class TrainConfig:
     erase_prob: float = ERASE_PROB
     zero_init_residual: bool = False  # init: last conv of each residual branch starts at 0
     label_smoothing: float = 0.0  # torch.nn.CrossEntropyLoss(label_smoothing=...) in training
+    schedule: str = "step"  # step: MultiStepLR by epoch (milestones, gamma); cosine: per batch
+    warmup_epochs: int = 1  # the cosine schedule's linear warm-up
     profile: str = "full"
     train_limit: int | None = None  # use only the first N training images (tests, demos)
     test_limit: int | None = None
@@ -173,6 +193,14 @@ class TrainConfig:
                 f"weight_decay must be >= 0 and finite, got {self.weight_decay}",
             ),
             (self.max_shift >= 0, f"max_shift must be >= 0, got {self.max_shift}"),
+            (
+                self.schedule in SCHEDULES,
+                f"schedule must be one of {SCHEDULES}, got {self.schedule!r}",
+            ),
+            (
+                0 <= self.warmup_epochs < self.epochs or self.schedule == "step",
+                f"warmup_epochs must lie in [0, epochs), got {self.warmup_epochs}",
+            ),
             (
                 0.0 <= self.label_smoothing < 1.0,
                 f"label_smoothing must lie in [0, 1), got {self.label_smoothing}",

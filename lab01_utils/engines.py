@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import nn
-from .config import TrainConfig
+from .config import WARMUP_START, TrainConfig
 from .digests import DIGEST_KEY, RunFileError, array_digest, read_npz, tree_digest, verify
 from .files import atomic_write
 from .models import (
@@ -26,7 +26,7 @@ from .models import (
     resolve_engine,
     torch_state_to_numpy,
 )
-from .optim import SGD, MultiStepLR
+from .optim import SGD, MultiStepLR, WarmupCosineLR
 
 
 class NumpyEngine:
@@ -35,7 +35,12 @@ class NumpyEngine:
     name = "numpy"
     checkpoint_name = "checkpoint.npz"
 
-    def __init__(self, cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        init_state: dict[str, np.ndarray] | None = None,
+        steps_per_epoch: int | None = None,
+    ):
         self.engine = resolve_engine(cfg.numpy_engine)
         if cfg.numpy_processes > 1 and self.engine != "fast":
             raise ValueError(
@@ -61,7 +66,12 @@ class NumpyEngine:
             weight_decay=cfg.weight_decay,
             nesterov=cfg.nesterov,
         )
-        self.scheduler = MultiStepLR(self.optimizer, cfg.milestones, cfg.gamma)
+        self.per_batch = cfg.schedule == "cosine"
+        if self.per_batch:
+            total, warmup = _schedule_steps(cfg, steps_per_epoch)
+            self.scheduler = WarmupCosineLR(self.optimizer, total, warmup)
+        else:
+            self.scheduler = MultiStepLR(self.optimizer, cfg.milestones, cfg.gamma)
         self.device = "cpu"
         # What runs the model: the model itself, or the model on several processes, each on
         # its share of every batch (same results to round-off; see fast/data_parallel.py).
@@ -82,6 +92,16 @@ class NumpyEngine:
 
     def get_lr(self) -> float:
         return self.optimizer.lr
+
+    def after_step(self) -> None:
+        """After each training step: a per-batch schedule moves on."""
+        if self.per_batch:
+            self.scheduler.step()
+
+    def after_epoch(self) -> None:
+        """After each epoch: a per-epoch schedule moves on."""
+        if not self.per_batch:
+            self.scheduler.step()
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
         """One SGD step on a batch; returns (mean loss, number correct)."""
@@ -138,7 +158,12 @@ class TorchEngine:
     name = "torch"
     checkpoint_name = "checkpoint.pt"
 
-    def __init__(self, cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        init_state: dict[str, np.ndarray] | None = None,
+        steps_per_epoch: int | None = None,
+    ):
         import torch
 
         self.torch = torch
@@ -172,12 +197,29 @@ class TorchEngine:
             weight_decay=cfg.weight_decay,
             nesterov=cfg.nesterov,
         )
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            self.optimizer, list(cfg.milestones), cfg.gamma
-        )
+        sched = torch.optim.lr_scheduler
+        self.per_batch = cfg.schedule == "cosine"
+        if self.per_batch:
+            total, warmup = _schedule_steps(cfg, steps_per_epoch)
+            cosine = sched.CosineAnnealingLR(self.optimizer, T_max=total - warmup, eta_min=0.0)
+            if warmup:
+                ramp = sched.LinearLR(self.optimizer, WARMUP_START, 1.0, total_iters=warmup)
+                self.scheduler = sched.SequentialLR(self.optimizer, [ramp, cosine], [warmup])
+            else:
+                self.scheduler = cosine
+        else:
+            self.scheduler = sched.MultiStepLR(self.optimizer, list(cfg.milestones), cfg.gamma)
 
     def get_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
+
+    def after_step(self) -> None:
+        if self.per_batch:
+            self.scheduler.step()
+
+    def after_epoch(self) -> None:
+        if not self.per_batch:
+            self.scheduler.step()
 
     def _tensor(self, a: np.ndarray):
         return self.torch.from_numpy(a).to(self.device, non_blocking=True)
@@ -267,14 +309,26 @@ def _fits(path: Path):
         ) from None
 
 
-def make_engine(cfg: TrainConfig, init_state: dict[str, np.ndarray] | None = None):
+def _schedule_steps(cfg: TrainConfig, steps_per_epoch: int | None) -> tuple[int, int]:
+    """(total steps, warm-up steps) of a per-batch schedule."""
+    if not steps_per_epoch or steps_per_epoch < 1:
+        raise ValueError(f"schedule {cfg.schedule!r} runs per batch: give steps_per_epoch")
+    return cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
+
+
+def make_engine(
+    cfg: TrainConfig,
+    init_state: dict[str, np.ndarray] | None = None,
+    steps_per_epoch: int | None = None,
+):
     """The engine for `cfg.task`. Without `init_state`, both tasks start from the NumPy
-    model's initialisation for `cfg.seed`, so the two tasks begin from identical weights."""
+    model's initialisation for `cfg.seed`, so the two tasks begin from identical weights.
+    `steps_per_epoch` (batches per epoch) is needed by a per-batch schedule (`cosine`)."""
     if init_state is None:
         init_state = build_numpy_model(
             cfg.widths, cfg.num_classes, cfg.seed, cfg.zero_init_residual
         ).state_dict()  # the plain model's initialisation: the fast engine's is the same
-    return (NumpyEngine if cfg.task == "numpy" else TorchEngine)(cfg, init_state)
+    return (NumpyEngine if cfg.task == "numpy" else TorchEngine)(cfg, init_state, steps_per_epoch)
 
 
 # --------------------------------------------------------------------------- files

@@ -80,6 +80,8 @@ def train_one_epoch(
     guard = Guard(engine.name, epoch)
     for step, (xb, yb) in enumerate(bar):
         loss, ok = engine.train_step(xb, yb)
+        if hasattr(engine, "after_step"):  # a per-batch learning-rate schedule moves on
+            engine.after_step()
         try:
             guard.step(loss)
         except TrainingDiverged:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .config import lr_at_step
 from .nn.module import Parameter
 
 
@@ -145,5 +146,38 @@ class MultiStepLR:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self.last_epoch = int(state["last_epoch"])
+        self.base_lr = float(state["base_lr"])
+        self.optimizer.lr = self.get_last_lr()[0]
+
+
+class WarmupCosineLR:
+    """The `cosine` schedule (`config.lr_at_step`): a linear warm-up, then a cosine decay to 0,
+    stepped once per batch. `step()` after each optimizer step; `last_step` counts them. Given
+    code (not an exercise); equal to torch's `SequentialLR` of `LinearLR` and
+    `CosineAnnealingLR` stepped per batch."""
+
+    def __init__(self, optimizer: SGD, total_steps: int, warmup_steps: int):
+        if not 0 <= warmup_steps < total_steps:
+            raise ValueError(
+                f"WarmupCosineLR: need 0 <= warmup_steps < total_steps, got {warmup_steps}, "
+                f"{total_steps}"
+            )
+        self.optimizer, self.total_steps, self.warmup_steps = optimizer, total_steps, warmup_steps
+        self.base_lr = optimizer.lr
+        self.last_step = 0
+        self.optimizer.lr = self.get_last_lr()[0]
+
+    def step(self) -> None:
+        self.last_step += 1
+        self.optimizer.lr = self.get_last_lr()[0]
+
+    def get_last_lr(self) -> list[float]:
+        return [lr_at_step(self.base_lr, self.last_step, self.total_steps, self.warmup_steps)]
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"last_step": np.array(self.last_step), "base_lr": np.array(self.base_lr)}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.last_step = int(state["last_step"])
         self.base_lr = float(state["base_lr"])
         self.optimizer.lr = self.get_last_lr()[0]

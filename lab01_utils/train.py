@@ -112,7 +112,7 @@ def _train(cfg, run_dir: Path, continuing: bool, quiet: bool, callbacks, data) -
         flip_prob=cfg.flip_prob,
         erase_prob=cfg.erase_prob,
     )
-    engine = make_engine(cfg)
+    engine = make_engine(cfg, steps_per_epoch=len(loader))
     history = _open_run(cfg, engine, run_dir, continuing, quiet)
     if not quiet:
         where = f" on {engine.device}" if cfg.task == "torch" else f", {engine.describe()}"
@@ -181,7 +181,7 @@ def _one_epoch(cfg: TrainConfig, engine, loader, test, epoch: int, show_bar: boo
     train_time = time.perf_counter() - t0
     val_loss, val_acc = evaluate(engine, *test, cfg.eval_batch_size)
     epoch_time = time.perf_counter() - t0
-    engine.scheduler.step()
+    engine.after_epoch()
     return {
         "epoch": epoch,
         "lr": lr,

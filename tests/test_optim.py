@@ -237,3 +237,40 @@ def test_a_learning_rate_set_by_hand_is_overwritten_at_the_next_scheduler_step()
     ref_opt.step()
     ref.step()
     assert ref_opt.param_groups[0]["lr"] == pytest.approx(5.0)  # torch differs here
+
+
+@pytest.mark.parametrize("total, warmup", [(40, 8), (25, 0), (12, 11)])
+def test_the_cosine_schedule_equals_torchs_stepped_per_batch(total, warmup):
+    from lab01_utils.config import WARMUP_START, lr_at_step
+    from lab01_utils.nn.module import Parameter
+    from lab01_utils.optim import WarmupCosineLR
+
+    base = 0.1
+    opt = SGD([Parameter(np.zeros(1))], lr=base)
+    ours = WarmupCosineLR(opt, total, warmup)
+    p = torch.nn.Parameter(torch.zeros(1))
+    topt = torch.optim.SGD([p], lr=base)
+    sched = torch.optim.lr_scheduler
+    cosine = sched.CosineAnnealingLR(topt, T_max=total - warmup)
+    theirs = (
+        sched.SequentialLR(
+            topt, [sched.LinearLR(topt, WARMUP_START, 1.0, total_iters=warmup), cosine], [warmup]
+        )
+        if warmup
+        else cosine
+    )
+    for step in range(total + 1):
+        want = topt.param_groups[0]["lr"]
+        assert opt.lr == pytest.approx(want, rel=1e-9, abs=1e-12), step
+        assert lr_at_step(base, step, total, warmup) == opt.lr
+        ours.step()
+        topt.step()
+        theirs.step()
+    assert lr_at_step(base, total, total, warmup) == pytest.approx(0.0, abs=1e-15)
+    if warmup:
+        assert lr_at_step(base, 0, total, warmup) == pytest.approx(base * WARMUP_START)
+        assert lr_at_step(base, warmup, total, warmup) == pytest.approx(base)
+    state = ours.state_dict()
+    again = WarmupCosineLR(SGD([Parameter(np.zeros(1))], lr=base), total, warmup)
+    again.load_state_dict(state)
+    assert again.optimizer.lr == opt.lr and again.last_step == ours.last_step
