@@ -52,7 +52,21 @@ VALUE_OPTIONS = (
         "training loss: this much of each target spread over all classes (0: none)",
     ),
     ("--warmup-epochs", "warmup_epochs", int, "the cosine schedule's linear warm-up"),
+    (
+        "--ema-decay",
+        "ema_decay",
+        float,
+        "evaluate an exponential moving average of the weights and buffers with this decay "
+        "per step (0: off)",
+    ),
     ("--train-limit", "train_limit", int, "use only the first N training images"),
+    (
+        "--val-split",
+        "val_split",
+        int,
+        "evaluate on the last N training images, held out of training, instead of the test "
+        "set (for choosing a recipe; 0: the test set)",
+    ),
     ("--threads", "torch_threads", int, "torch CPU threads"),
 )
 # What a default of None means, in words.
@@ -65,6 +79,7 @@ SWITCHES = (
         "zero_init_residual",
         "start the last conv of every residual branch at zero",
     ),
+    ("--tta", "tta", "also evaluate the last epoch with the 10-view test-time augmentation"),
 )
 
 

@@ -155,6 +155,9 @@ class TrainConfig:
     label_smoothing: float = 0.0  # torch.nn.CrossEntropyLoss(label_smoothing=...) in training
     schedule: str = "step"  # step: MultiStepLR by epoch (milestones, gamma); cosine: per batch
     warmup_epochs: int = 1  # the cosine schedule's linear warm-up
+    ema_decay: float = 0.0  # 0: off; else an EMA of weights and buffers, evaluated (ema.py)
+    tta: bool = False  # also evaluate the last epoch with test-time augmentation (tta.py)
+    val_split: int = 0  # >0: evaluate on the last N training images (held out), not the test set
     profile: str = "full"
     train_limit: int | None = None  # use only the first N training images (tests, demos)
     test_limit: int | None = None
@@ -200,6 +203,11 @@ class TrainConfig:
             (
                 0 <= self.warmup_epochs < self.epochs or self.schedule == "step",
                 f"warmup_epochs must lie in [0, epochs), got {self.warmup_epochs}",
+            ),
+            (self.val_split >= 0, f"val_split must be >= 0, got {self.val_split}"),
+            (
+                self.ema_decay == 0.0 or 0.0 < self.ema_decay < 1.0,
+                f"ema_decay must be 0 (off) or lie in (0, 1), got {self.ema_decay}",
             ),
             (
                 0.0 <= self.label_smoothing < 1.0,

@@ -18,6 +18,7 @@ import numpy as np
 from . import nn
 from .config import WARMUP_START, TrainConfig
 from .digests import DIGEST_KEY, RunFileError, array_digest, read_npz, tree_digest, verify
+from .ema import EMA
 from .files import atomic_write
 from .models import (
     build_numpy_model,
@@ -73,6 +74,9 @@ class NumpyEngine:
         else:
             self.scheduler = MultiStepLR(self.optimizer, cfg.milestones, cfg.gamma)
         self.device = "cpu"
+        self.cfg = cfg
+        self.ema = EMA(cfg.ema_decay) if cfg.ema_decay else None
+        self._ema_model = None
         # What runs the model: the model itself, or the model on several processes, each on
         # its share of every batch (same results to round-off; see fast/data_parallel.py).
         self.net = self.model
@@ -94,9 +98,24 @@ class NumpyEngine:
         return self.optimizer.lr
 
     def after_step(self) -> None:
-        """After each training step: a per-batch schedule moves on."""
+        """After each training step: a per-batch schedule moves on, the EMA takes the step."""
         if self.per_batch:
             self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+
+    def evaluated_model(self):
+        """The model a run is judged by: the EMA model when EMA is on, else the model."""
+        if self.ema is None:
+            return self.model
+        if self._ema_model is None:
+            c = self.cfg
+            self._ema_model = build_numpy_model(
+                c.widths, c.num_classes, c.seed, c.zero_init_residual, engine=self.engine
+            )
+        self._ema_model.load_state_dict(self.ema.state)
+        self._ema_model.eval()
+        return self._ema_model
 
     def after_epoch(self) -> None:
         """After each epoch: a per-epoch schedule moves on."""
@@ -131,6 +150,8 @@ class NumpyEngine:
         arrays |= {f"scheduler.{k}": v for k, v in self.scheduler.state_dict().items()}
         arrays["epoch"] = np.array(epoch)
         arrays["history"] = np.array(json.dumps(list(history)))  # a str array: no pickle
+        if self.ema is not None:
+            arrays |= {f"ema.{k}": v for k, v in self.ema.state_dict().items()}
         arrays[DIGEST_KEY] = np.array(array_digest(arrays))
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -148,6 +169,8 @@ class NumpyEngine:
             self.model.load_state_dict(part("model."))
             self.optimizer.load_state_dict(part("optimizer."))
             self.scheduler.load_state_dict(part("scheduler."))
+            if self.ema is not None:
+                self.ema.load_state_dict(part("ema."))
             history = json.loads(str(arrays["history"])) if "history" in arrays else None
             return int(arrays["epoch"]), history
 
@@ -197,6 +220,13 @@ class TorchEngine:
             weight_decay=cfg.weight_decay,
             nesterov=cfg.nesterov,
         )
+        self.ema = None
+        if cfg.ema_decay:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(
+                self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True
+            )
         sched = torch.optim.lr_scheduler
         self.per_batch = cfg.schedule == "cosine"
         if self.per_batch:
@@ -216,10 +246,16 @@ class TorchEngine:
     def after_step(self) -> None:
         if self.per_batch:
             self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
 
     def after_epoch(self) -> None:
         if not self.per_batch:
             self.scheduler.step()
+
+    def evaluated_model(self):
+        """The EMA model (torch's AveragedModel's module) when EMA is on, else the model."""
+        return self.model if self.ema is None else self.ema.module
 
     def _tensor(self, a: np.ndarray):
         return self.torch.from_numpy(a).to(self.device, non_blocking=True)
@@ -257,6 +293,8 @@ class TorchEngine:
             "epoch": epoch,
             "history": json.dumps(list(history)),
         }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
         state["digest"] = tree_digest(state)
         atomic_write(path, lambda f: self.torch.save(state, f))
 
@@ -289,6 +327,8 @@ class TorchEngine:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.torch.set_rng_state(state["torch_rng"].cpu())
+            if self.ema is not None:
+                self.ema.load_state_dict(state["ema"])
             history = json.loads(state["history"]) if "history" in state else None
             return int(state["epoch"]), history
 

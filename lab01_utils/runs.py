@@ -37,11 +37,17 @@ def format_log_line(rec: dict) -> str:
     | Epoch: 30 |Lr: 0.0003 |Train Loss: 0.3205 |Train Acc:88.2220
     |Val Loss: 0.2239 |Val Acc:92.4400 |Epoch time:1214.67 sec
     """
-    return (
+    line = (
         f"| Epoch: {rec['epoch']} |Lr: {rec['lr']:.6g} |Train Loss: {rec['train_loss']:.4f} "
         f"|Train Acc:{rec['train_acc']:.4f} |Val Loss: {rec['val_loss']:.4f} "
         f"|Val Acc:{rec['val_acc']:.4f} |Epoch time:{rec['epoch_time']:.2f} sec"
     )
+    # After the report's fields, when the run has them: the EMA model, the TTA accuracy.
+    if "ema_val_acc" in rec:
+        line += f" |EMA Val Loss: {rec['ema_val_loss']:.4f} |EMA Val Acc:{rec['ema_val_acc']:.4f}"
+    if "tta_val_acc" in rec:
+        line += f" |TTA Val Acc:{rec['tta_val_acc']:.4f}"
+    return line
 
 
 def save_weights(path: Path, state: dict[str, np.ndarray]) -> None:

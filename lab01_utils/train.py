@@ -38,13 +38,17 @@ from .engines import NumpyEngine, TorchEngine, make_engine
 from .epoch import evaluate, train_one_epoch
 from .files import atomic_write_text
 from .loader import MiniBatchLoader
+from .metrics import predict_logits
 from .runs import format_log_line, load_weights, save_weights
+from .tta import tta_logits
 
 
 def load_data(cfg: TrainConfig, verbose: bool = True):
     """`(x_train, y_train, x_test, y_test, source_label)` for the config's profile.
 
     `quick` always uses the embedded sample; `full` needs the full set and says how to get it.
+    With `cfg.val_split = N` the evaluation set ("Val" in the log) is the last N training
+    images, held out of training, instead of the test set: what a recipe is chosen on.
     """
     if cfg.profile == "quick":
         xtr, ytr = load_sample("train")
@@ -54,6 +58,12 @@ def load_data(cfg: TrainConfig, verbose: bool = True):
         xtr, ytr, src = load_with_source("train", verbose=verbose, allow_sample=False)
         xte, yte, _ = load_with_source("test", verbose=verbose, allow_sample=False)
         label = src.label()
+    if cfg.val_split:
+        if cfg.val_split >= len(ytr):
+            raise ValueError(f"val_split {cfg.val_split} leaves no training images of {len(ytr)}")
+        xte, yte = xtr[-cfg.val_split :], ytr[-cfg.val_split :]
+        xtr, ytr = xtr[: -cfg.val_split], ytr[: -cfg.val_split]
+        label += f"; Val = the last {cfg.val_split:,} training images, held out"
     if cfg.train_limit:
         xtr, ytr = xtr[: cfg.train_limit], ytr[: cfg.train_limit]
     if cfg.test_limit:
@@ -127,6 +137,8 @@ def _train(cfg, run_dir: Path, continuing: bool, quiet: bool, callbacks, data) -
         try:
             record = _one_epoch(cfg, engine, loader, (xte, yte), epoch, show_bar, run_dir)
             bad = non_finite(engine.state_dict())
+            if engine.ema is not None:
+                bad += [f"ema.{k}" for k in non_finite(_evaluated_state(engine))]
             if bad:
                 raise TrainingDiverged(
                     f"{cfg.task}: after epoch {epoch}, {len(bad)} arrays hold NaN or inf "
@@ -139,8 +151,18 @@ def _train(cfg, run_dir: Path, continuing: bool, quiet: bool, callbacks, data) -
         _record(engine, run_dir, history, quiet)
         for cb in callbacks:
             cb(history)
-    save_weights(run_dir / "weights.npz", engine.state_dict())
+    if engine.ema is not None:  # the raw weights beside the evaluated (averaged) ones
+        save_weights(run_dir / "weights_raw.npz", engine.state_dict())
+    save_weights(run_dir / "weights.npz", _evaluated_state(engine))
     return history
+
+
+def _evaluated_state(engine) -> dict:
+    from .models import torch_state_to_numpy
+
+    model = engine.evaluated_model()
+    state = model.state_dict()
+    return state if engine.name == "numpy" else torch_state_to_numpy(state)
 
 
 def _kept(ckpt: Path, epochs_done: int) -> str:
@@ -180,6 +202,14 @@ def _one_epoch(cfg: TrainConfig, engine, loader, test, epoch: int, show_bar: boo
     )
     train_time = time.perf_counter() - t0
     val_loss, val_acc = evaluate(engine, *test, cfg.eval_batch_size)
+    extra = {}
+    if engine.ema is not None:  # the averaged model, judged the same way
+        ema_loss, ema_acc = evaluate(_Judge(engine), *test, cfg.eval_batch_size)
+        extra |= {"ema_val_loss": ema_loss, "ema_val_acc": ema_acc}
+    if cfg.tta and epoch == cfg.epochs:  # the evaluated model (EMA when on), ten views
+        x, y = test
+        logits = tta_logits(engine.evaluated_model(), x, cfg.eval_batch_size)
+        extra["tta_val_acc"] = 100.0 * float((logits.argmax(axis=1) == y).mean())
     epoch_time = time.perf_counter() - t0
     engine.after_epoch()
     return {
@@ -191,7 +221,21 @@ def _one_epoch(cfg: TrainConfig, engine, loader, test, epoch: int, show_bar: boo
         "val_acc": val_acc,
         "train_time": train_time,
         "epoch_time": epoch_time,
+        **extra,  # after the report's fields
     }
+
+
+class _Judge:
+    """`evaluate()` on the engine's evaluated model (the EMA model) with the engine's loss."""
+
+    def __init__(self, engine):
+        self.engine, self.model = engine, engine.evaluated_model()
+
+    def predict_logits(self, xb):
+        return predict_logits(self.model, xb, len(xb))
+
+    def batch_loss(self, logits, yb):
+        return self.engine.batch_loss(logits, yb)
 
 
 def _record(engine, run_dir: Path, history: list[dict], quiet: bool) -> None:

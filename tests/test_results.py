@@ -30,7 +30,16 @@ RUNS = [  # (folder, recipe, task)
     for task in ("numpy", "torch")
 ]
 IDS = [f"{folder}/{TASK_DIRS[task]}" for folder, _, task in RUNS]
-ADDED_LATER = ("erase_prob", "zero_init_residual")
+ADDED_LATER = (
+    "erase_prob",
+    "zero_init_residual",
+    "label_smoothing",
+    "schedule",
+    "warmup_epochs",
+    "ema_decay",
+    "tta",
+    "val_split",
+)
 
 
 def run_dir(folder: str, task: str) -> Path:

@@ -22,7 +22,7 @@ from lab01_utils.data import DEBIAN_DIR, load_sample
 from lab01_utils.engines import make_engine
 from lab01_utils.loader import MiniBatchLoader
 from lab01_utils.runs import format_log_line, load_weights
-from lab01_utils.train import train
+from lab01_utils.train import load_data, train
 
 pytestmark = pytest.mark.needs(*EVERYTHING)
 
@@ -540,3 +540,16 @@ def test_the_cosine_schedule_runs_alike_in_both_engines_and_resumes_bit_for_bit(
     full = load_weights(tmp_path / "numpy" / "task1_numpy" / "weights.npz")
     resumed = load_weights(tmp_path / "r" / "task1_numpy" / "weights.npz")
     assert all(np.array_equal(full[k], resumed[k]) for k in full)
+
+
+def test_a_validation_split_is_held_out_of_training_and_evaluated(tmp_path):
+    cfg = TrainConfig.for_profile("quick", val_split=500)
+    xtr, ytr, xval, yval, label = load_data(cfg, verbose=False)
+    x, y = load_sample("train")
+    assert len(ytr) == len(y) - 500 and np.array_equal(xval, x[-500:])
+    assert np.array_equal(xtr, x[:-500]) and "the last 500 training images" in label
+    with pytest.raises(ValueError, match="leaves no training images"):
+        load_data(TrainConfig.for_profile("quick", val_split=len(y)), verbose=False)
+    hist = train(small_cfg("numpy", epochs=1, val_split=100, test_limit=None), tmp_path, quiet=True)
+    saved = json.loads((tmp_path / "task1_numpy" / "config.json").read_text())
+    assert saved["val_split"] == 100 and len(hist) == 1
