@@ -47,8 +47,8 @@ def im2col(x: np.ndarray, kernel_size: int, stride: int, padding: int) -> np.nda
         cols: `(N * H_out * W_out, C * k * k)` with `H_out = (H + 2p - k) // s + 1` (same for
         W). Row `(n * H_out + i) * W_out + j` holds the window of image n whose top-left
         corner is at `(i * s, j * s)` of the padded image; its columns are ordered
-        `(c, u, v)`, `c` slowest: the order of `weight.reshape(C_out, C * k * k)`, so
-        `cols @ weight.reshape(C_out, -1).T` is the convolution. Torch's
+        `(c, u, v)`, `c` slowest, the order in which a `(C_out, C, k, k)` weight lists one
+        filter's numbers. Torch's
         `F.unfold(x, k, padding=p, stride=s)` holds the same numbers as `(N, C*k*k, L)`.
         `x` is not modified.
     """

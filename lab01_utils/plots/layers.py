@@ -196,7 +196,7 @@ def plot_im2col(
     Args:
         x: a small `(H, W)` image; default `4 x 4` holding 1..16 so every value is traceable.
     Left: the (padded) input with the first window framed. Right: the column matrix
-    `(H_out * W_out, k * k)`, its first row framed; `cols @ w.ravel()` is the convolution.
+    `(H_out * W_out, k * k)`, its first row framed: each output is one row against the kernel.
     """
     if x is None:
         x = np.arange(1, 17, dtype=np.float64).reshape(4, 4)
