@@ -11,6 +11,7 @@ from .graph import Edge, Node, plot_graph
 from .linear import plot_linear_graph, plot_softmax_ce_graph, plot_weight_templates
 from .model import network_shapes, plot_network, plot_receptive_field
 from .norm import plot_batchnorm_graph, plot_normalisation_axes
+from .optim import plot_valley_paths
 
 __all__ = [
     "Edge",
@@ -30,5 +31,6 @@ __all__ = [
     "plot_shift_equivariance",
     "plot_silu_graph",
     "plot_softmax_ce_graph",
+    "plot_valley_paths",
     "plot_weight_templates",
 ]
