@@ -11,7 +11,7 @@ from .core import NN, CheckResult, Stop, call, exercise, group
 OVERFLOW = (
     "exp(-x) overflowed for x = -800: the output is still right here (1 / (1 + inf) = 0), but "
     "an inf that meets another gives nan; lab01_utils.nn.sigmoid (or exp(-|x|)) cannot "
-    "overflow (notebook 01, 'No overflow at the extremes')"
+    "overflow (notebook 01, 'A sigmoid that cannot overflow')"
 )
 
 

@@ -8,8 +8,8 @@ from .module import Module
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """`logits - logsumexp(logits)` along axis 1 (the classes); subtracting the row maximum first
-    keeps `exp` from overflowing. Shape `(N, K)` -> `(N, K)`."""
+    """The log of the softmax along axis 1 (the classes), computed so that `exp` never
+    overflows, whatever the logits' size (notebook 02, section 4). Shape `(N, K)` -> `(N, K)`."""
     # Exercise 2.3: softmax cross-entropy forward (a stable log-softmax)
     ### BEGIN SOLUTION
     z = logits - logits.max(axis=1, keepdims=True)
@@ -22,7 +22,7 @@ class CrossEntropyLoss(Module):
 
     `forward(logits, y)`: logits `(N, K)`, y int `(N,)` in `[0, K)` -> scalar mean loss
     `-(1/N) * sum_n log softmax(logits)[n, y[n]]`.
-    `backward()` -> dlogits `(N, K)` = `(softmax(logits) - onehot(y)) / N`.
+    `backward(dy=1.0)` -> dlogits `(N, K)`, the gradient of `dy * loss` (notebook 02 derives it).
     """
 
     def __init__(self) -> None:

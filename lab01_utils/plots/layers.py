@@ -105,11 +105,20 @@ def plot_pixel_statistics(x: np.ndarray) -> Figure:
 # --------------------------------------------------------------------------- activation
 
 
+def _swish_slope(x: np.ndarray, beta: float) -> np.ndarray:
+    """d/dx of `x * sigmoid(beta * x)`, by torch autograd."""
+    import torch
+
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    (xt * torch.sigmoid(beta * xt)).sum().backward()
+    return xt.grad.numpy()
+
+
 def plot_silu(beta: float = 1.0, x_range: tuple[float, float] = (-6, 6), num: int = 601) -> Figure:
     """Swish-beta `x * sigmoid(beta * x)` (SiLU at beta = 1) beside ReLU and sigmoid: the
     functions on the left, their derivatives on the right.
 
-    Swish-beta's derivative is `s + beta * x * s * (1 - s)` with `s = sigmoid(beta * x)`.
+    The derivative is torch autograd's (the figure does not spell out Exercise 1.2).
     Lines are labelled `swish`, `relu`, `sigmoid` (left) and `swish'`, `relu'`, `sigmoid'`
     (right); the title carries beta.
     """
@@ -123,7 +132,7 @@ def plot_silu(beta: float = 1.0, x_range: tuple[float, float] = (-6, 6), num: in
     ax_f.plot(x, np.maximum(x, 0), label="relu", ls="--", color="C1")
     ax_f.plot(x, s, label="sigmoid", ls=":", color="C2")
     ax_f.set_title(f"{name}: x·sigmoid({beta:g}x)")
-    ax_d.plot(x, s_beta + beta * x * s_beta * (1 - s_beta), label="swish'", lw=2.5, color="C0")
+    ax_d.plot(x, _swish_slope(x, beta), label="swish'", lw=2.5, color="C0")
     ax_d.plot(x, (x > 0).astype(float), label="relu'", ls="--", color="C1")
     ax_d.plot(x, s * (1 - s), label="sigmoid'", ls=":", color="C2")
     ax_d.set_title(f"derivatives (β = {beta:g})")
