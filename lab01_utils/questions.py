@@ -20,7 +20,8 @@ answers in the cell right after it:
 `check` compares a salted sha256 digest of the answer rounded to `digits` significant digits
 with the digest the notebook gives, so the release can say "right" without shipping the
 number in plain sight. It is a self-check, not a secret: with a few digits, a loop over
-candidates finds the number; the written answers and the exercises are what is graded. `python -m lab01_utils.questions 3.3 25088 --digits 3` prints the digest to paste.
+candidates finds the number; the written answers and the exercises are what is graded.
+`python -m lab01_utils.questions 3.3 25088 --digits 3` prints the digest to paste.
 """
 
 from __future__ import annotations
