@@ -113,6 +113,7 @@ INSTRUCTOR_ONLY = (
     "tests/test_layout.py",  # the package's module sizes and imports
     "tests/test_wheel_install.py",  # builds a wheel of the instructor's sources
     "tests/test_grading.py",  # grading is the instructor's
+    "tests/test_questions.py",  # every question has its answer in place (the instructor's)
     "tests/test_update.py",  # builds releases from the instructor's sources
     "lab01_utils/release.py",  # this command (`lab01 release`) is the instructor's
     "lab01_utils/grading.py",  # grading hand-ins (`lab01 grade`)

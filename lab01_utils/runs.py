@@ -87,12 +87,13 @@ def load_history(run_dir: str | os.PathLike) -> list[dict]:
 
 
 def checkout_root(start: str | os.PathLike | None = None) -> Path | None:
-    """The lab's checkout: the first of `start` (default: the working directory) and its
-    parents that holds `pyproject.toml` and `lab01_utils/`; None outside one (a pip install,
-    Colab, a hub with the notebooks copied elsewhere)."""
+    """The lab's folder: the first of `start` (default: the working directory) and its
+    parents that holds `pyproject.toml` (a notebook runs in `notebooks/`, a script anywhere
+    below); None outside one (a pip install, Colab, a hub with the notebooks copied
+    elsewhere)."""
     here = Path(start or Path.cwd()).resolve()
     for p in (here, *here.parents):
-        if (p / "pyproject.toml").is_file() and (p / "lab01_utils").is_dir():
+        if (p / "pyproject.toml").is_file():
             return p
     return None
 

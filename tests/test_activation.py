@@ -85,7 +85,7 @@ def test_large_inputs_no_warnings_and_correct_limits(dtype):
 
 
 def test_minimum_and_shape(rng):
-    """SiLU's minimum is about -0.2785 at x ~ -1.2785; it keeps shape and dtype."""
+    """SiLU's minimum value is about -0.2785; it keeps shape and dtype."""
     x = np.linspace(-3, 0, 30001)
     y = SiLU()(x)
     assert abs(y.min() - (-0.278464542761074)) < 1e-8

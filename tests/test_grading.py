@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,7 +54,9 @@ def copy(student_release: Path, to: Path) -> Path:
 @pytest.fixture(scope="module")
 def graded(student_release, tmp_path_factory):
     subs = tmp_path_factory.mktemp("submissions")
-    fill(copy(student_release, subs / "complete"))
+    complete = copy(student_release, subs / "complete")
+    fill(complete)  # the exercises, and every question answered (the instructor's notebooks)
+    shutil.copytree(ROOT / "notebooks", complete / "notebooks", dirs_exist_ok=True)
     copy(student_release, subs / "empty")
     planted = copy(student_release, subs / "planted")
     fill(planted)
@@ -128,7 +131,7 @@ def test_written_answers_are_collected_beside_their_questions(graded):
     assert asked >= 14 and answered == asked  # the instructor's notebooks answer them all
     assert rows["empty"]["answered"] == f"0/{asked}"
     page = (out / "answers" / "empty.md").read_text()
-    assert page.count("## Question ") == asked and "(not answered)" in page
+    assert len(re.findall(r"^## Question ", page, re.M)) == asked and "(not answered)" in page
 
 
 def test_hand_in_then_grade_gives_full_marks(student_release, tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import AUGMENTATION, EVERYTHING, PARITY_RTOL_F32, rel_error
+from helpers import EVERYTHING, PARITY_RTOL_F32, rel_error
 
 from lab01_utils import tta
 from lab01_utils.metrics import predict_logits
@@ -36,7 +36,6 @@ def test_the_views_are_the_flip_and_the_one_pixel_shifts():
         assert np.array_equal(got, want), (flip, dx, dy)
 
 
-@pytest.mark.needs(*AUGMENTATION)
 def test_the_averaged_logits_agree_between_the_two_models():
     widths = (8, 16, 16)
     numpy_model = build_numpy_model(widths=widths, seed=1)
