@@ -2,9 +2,12 @@
 
     python scripts/results_tables.py epochs A/history.json B/history.json [--names A B]
     python scripts/results_tables.py sweep results/sweep_cuda/*/      # one row per variant
+    python scripts/results_tables.py ablation results/improve_val [--plot FILE.png]
 
 `epochs`: the two runs epoch by epoch (lr, train loss, val accuracy, difference B - A).
 `sweep`: final, best and last-5-mean val accuracy, final train accuracy and losses.
+`ablation`: a sweep over seeds (`<variant>_s<seed>` folders) by the rule of
+`lab01_utils/ablation.py`: mean and spread over the seeds, and the variant it chooses.
 """
 
 from __future__ import annotations
@@ -65,11 +68,43 @@ def main() -> None:
     e.add_argument("--names", nargs=2, default=("A", "B"))
     s = sub.add_parser("sweep")
     s.add_argument("dirs", nargs="+")
+    a = sub.add_parser("ablation")
+    a.add_argument("folder")
+    a.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    a.add_argument("--plot", help="also write the figure to this PNG file")
     args = p.parse_args()
     if args.cmd == "epochs":
         print(epochs(load(args.a), load(args.b), tuple(args.names)))
-    else:
+    elif args.cmd == "sweep":
         print(sweep(args.dirs))
+    else:
+        ablation_report(args.folder, tuple(args.seeds), args.plot)
+
+
+def ablation_report(folder: str, seeds: tuple[int, ...], plot: str | None) -> None:
+    from lab01_utils import ablation
+    from lab01_utils.files import atomic_write
+    from lab01_utils.plots import figure_to_png, plot_ablation
+
+    try:
+        runs = ablation.load_sweep(folder)
+    except ablation.SweepError as e:
+        raise SystemExit(f"error: {e}") from None
+    summaries = ablation.summarise(runs, seeds)
+    print(ablation.markdown_table(summaries))
+    chosen = ablation.choose(summaries)
+    waiting = [s.name for s in summaries if not s.complete]
+    print()
+    print(f"chosen: {chosen.name} ({chosen.mean:.2f}%)" if chosen else "chosen: none yet")
+    if waiting:
+        print(f"not complete (seeds {', '.join(map(str, seeds))}): {', '.join(waiting)}")
+    if plot:
+        done = {
+            v: [r.history for r in rs if r.complete and r.seed in seeds] for v, rs in runs.items()
+        }
+        png = figure_to_png(plot_ablation(done))
+        atomic_write(Path(plot), lambda f: f.write(png))
+        print(f"figure: {plot}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,14 @@
 #
 #   bash scripts/sweep_improve.sh [OUT_DIR] [DEVICE] [VARIANT...]    # rerun to resume
 #
-# Runs one after another (DEVICE=cuda: all at once), resumes an interrupted run from its
-# checkpoint, skips finished ones, and copies each finished run's train.log, history.json and
-# config.json to results/improve_val/<variant>_s<seed>/ (no weights: these are not final runs).
+# Runs one after another (DEVICE=cuda: all at once; STREAMS=2 on the CPU: one stream per seed,
+# side by side, THREADS torch threads each), resumes an interrupted run from its checkpoint,
+# skips finished ones, and copies each finished run's train.log, history.json and config.json
+# to results/improve_val/<variant>_s<seed>/ (no weights: these are not final runs); COMMIT=1
+# also commits those three files (only them) as each run finishes.
+#
+# On the 2-core CPU machine one 30-epoch run takes about 53 minutes with THREADS=2, and two
+# streams with THREADS=1 finish two runs in about 71 minutes (measured, docs/RESULTS.md).
 set -u
 R=${1:-runs/improve}
 DEVICE=${2:-cpu}
@@ -26,6 +31,8 @@ ORDER=(all lab smooth cosine ema)
 [ $# -gt 0 ] && ORDER=("$@")
 PY=${PY:-.venv/bin/python}
 THREADS=${THREADS:-2}
+STREAMS=${STREAMS:-1}
+COMMIT=${COMMIT:-0}
 run() {  # variant seed
   local k=$1 s=$2 out="$R/$1_s$2"
   if [ -f "$out/task2_torch/weights.npz" ]; then echo "done: $k seed $s"; return 0; fi
@@ -36,10 +43,19 @@ run() {  # variant seed
   mkdir -p "results/improve_val/$1_s$2"
   cp "$out/task2_torch/"{train.log,history.json,config.json} "results/improve_val/$1_s$2/"
   echo "finished: $k seed $s: $(tail -n 1 "$out/task2_torch/train.log")"
+  if [ "$COMMIT" = 1 ]; then
+    git add "results/improve_val/$1_s$2" &&
+      git commit -q -m "Sweep run $1 seed $2 (validation split): log, history, config" \
+        -- "results/improve_val/$1_s$2" || echo "not committed: results/improve_val/$1_s$2"
+  fi
+}
+stream() {  # seed: the variants in order
+  for k in "${ORDER[@]}"; do
+    if [ "$DEVICE" = cuda ]; then run "$k" "$1" & else run "$k" "$1"; fi
+  done
+  wait
 }
 for s in 0 1; do
-  for k in "${ORDER[@]}"; do
-    if [ "$DEVICE" = cuda ]; then run "$k" "$s" & else run "$k" "$s"; fi
-  done
+  if [ "$DEVICE" = cuda ] || [ "$STREAMS" -gt 1 ]; then stream "$s" & else stream "$s"; fi
 done
 wait

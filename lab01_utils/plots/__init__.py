@@ -23,6 +23,7 @@ from .layers import (
     plot_silu,
 )
 from .training import (
+    plot_ablation,
     plot_confusion_matrix,
     plot_lr_schedule,
     plot_misclassified,
@@ -33,6 +34,7 @@ from .training import (
 
 __all__ = [
     "figure_to_png",
+    "plot_ablation",
     "plot_augmentation",
     "plot_channel_stats",
     "plot_class_grid",

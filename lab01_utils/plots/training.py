@@ -15,6 +15,7 @@ from .figure import count_axes
 from .layers import plot_images
 
 __all__ = [
+    "plot_ablation",
     "plot_confusion_matrix",
     "plot_lr_schedule",
     "plot_misclassified",
@@ -218,5 +219,56 @@ def plot_per_class_accuracy(
     ax.set_title("accuracy per class")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(
+    histories: Mapping[str, Sequence[Sequence[Mapping]]], figure_key=None, last: int = 15
+) -> Figure:
+    """A sweep's variants side by side: the validation accuracy of the evaluated model over
+    the last `last` epochs, mean over the seeds (left), and the final epoch's, one dot per
+    seed and a bar at their mean (right).
+
+    Args:
+        histories: `{variant: [history of seed 0, history of seed 1, ...]}`, each history a
+            run's list of per-epoch dicts; only finished runs belong here.
+        figure_key: record -> accuracy (%); default: `ema_val_acc` where a record has it,
+            else `val_acc` (`ablation.run_figure`).
+    """
+    figure_key = figure_key or (lambda r: r.get("ema_val_acc", r["val_acc"]))
+    fig = Figure(figsize=(11, 3.8))
+    ax_c, ax_f = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    names = [n for n, hs in histories.items() if hs]
+    for i, name in enumerate(names):
+        hs = histories[name]
+        n = min(len(h) for h in hs)
+        acc = np.array([[figure_key(r) for r in h[:n]] for h in hs])
+        ep = np.arange(1, n + 1)[-last:]
+        ax_c.plot(ep, acc.mean(axis=0)[-last:], "o-", ms=3, color=f"C{i % 10}", label=name)
+        final = acc[:, -1]
+        ax_f.bar(i, final.mean(), color=f"C{i % 10}", alpha=0.45)
+        ax_f.plot(np.full(len(final), i), final, "o", color=f"C{i % 10}")
+        ax_f.annotate(
+            f"{final.mean():.2f}",
+            (i, final.max()),
+            ha="center",
+            va="bottom",
+            xytext=(0, 3),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    ax_c.set_title(f"validation accuracy (%), last {last} epochs, mean over seeds")
+    count_axes((ax_c,), "epoch")
+    ax_f.set_xticks(range(len(names)), names, rotation=20)
+    ax_f.set_title("final epoch: each seed (dots), their mean (bar)")
+    if names:
+        finals = [figure_key(h[-1]) for n in names for h in histories[n]]
+        ax_f.set_ylim(min(finals) - 0.3, max(finals) + 0.3)
+        ax_c.legend(fontsize=8)
+    else:
+        for ax in (ax_c, ax_f):
+            ax.text(0.5, 0.5, "no finished runs yet", ha="center", transform=ax.transAxes)
+    ax_f.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig
