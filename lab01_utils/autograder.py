@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .files import atomic_write
-from .release import INCLUDE, SKIP_NAMES, SKIP_SUFFIXES, STUDENT_README
+from .release import INCLUDE, STUDENT_README, project_files
 
 __all__ = ["RUN_AUTOGRADER", "SETUP_SH", "build_autograder", "main"]
 
@@ -45,21 +45,8 @@ python3 -m lab01_utils.grading "$ROOT/submission" --src . --out "$ROOT/grades" \
 
 
 def _source_files(src: Path) -> list[Path]:
-    files = []
-    for name in (*INCLUDE, STUDENT_README):
-        top = src / name
-        if top.is_file():
-            files.append(Path(name))
-        elif top.is_dir():
-            for p in sorted(top.rglob("*")):
-                rel = p.relative_to(src)
-                if (
-                    p.is_file()
-                    and not set(rel.parts) & SKIP_NAMES
-                    and not p.name.endswith(SKIP_SUFFIXES)
-                ):
-                    files.append(rel)
-    return sorted(set(files))
+    """The project's files and the student README: the bundle builds its release from them."""
+    return project_files(src, (*INCLUDE, STUDENT_README))
 
 
 def build_autograder(src: Path, out: Path, torch_version: str) -> Path:

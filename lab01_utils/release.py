@@ -139,21 +139,27 @@ RELEASE_STAMP = ".student-release"
 RUFF_RELAXED_RULES = ("F401", "F841")
 
 
-def release_files(src: Path) -> list[Path]:
-    """The project's files that go into the release, relative to `src`, sorted."""
-    files: list[Path] = []
-    for name in INCLUDE:
+def project_files(src: Path, names=INCLUDE) -> list[Path]:
+    """The files of `names` (files, or folders walked) under `src`, relative to it, sorted,
+    less caches (`SKIP_NAMES`, `SKIP_SUFFIXES`)."""
+    files: set[Path] = set()
+    for name in names:
         top = src / name
         if top.is_file():
-            files.append(Path(name))
+            files.add(Path(name))
         elif top.is_dir():
-            for path in sorted(top.rglob("*")):
+            for path in top.rglob("*"):
                 rel = path.relative_to(src)
                 if any(part in SKIP_NAMES for part in rel.parts):
                     continue
                 if path.is_file() and not path.name.endswith(SKIP_SUFFIXES):
-                    files.append(rel)
-    return sorted(f for f in files if not _instructor_only(f))
+                    files.add(rel)
+    return sorted(files)
+
+
+def release_files(src: Path) -> list[Path]:
+    """The project's files that go into the release, relative to `src`, sorted."""
+    return [f for f in project_files(src) if not _instructor_only(f)]
 
 
 def _instructor_only(rel: Path) -> bool:

@@ -329,7 +329,7 @@ PLANTED = {
         lambda: checks.check_cross_entropy_backward(
             loss_cls=CrossEntropyNotAveraged, verbose=False
         ),
-        ("dlogits", "not averaged over the batch", "/ N"),
+        ("dlogits", "not averaged over the batch", "the mean's 1/N"),
     ),
     "dy modified in place": (
         lambda: checks.check_silu_backward(silu_cls=SiLUInPlaceBackward, verbose=False),

@@ -77,7 +77,8 @@ def check_linear_forward(res: CheckResult, linear_cls) -> None:
     depends=("2.1",),
     hints={
         "layout": LAYOUT,
-        "weight_grad": "weight.grad must have weight's shape (out_features, in_features): dy.T @ x",
+        "weight_grad": "weight.grad must have weight's shape (out_features, in_features): "
+        "which product of dy (N, out_features) and x (N, in_features) has it?",
         "bias_grad": "bias.grad sums dy over the batch (the loss's 1/N is already inside dy); "
         "don't average",
     },
@@ -225,10 +226,12 @@ def check_cross_entropy_forward(res: CheckResult, loss_cls, log_softmax_fn) -> N
     depends=("2.3",),
     hints={
         "not_averaged": "gradient not averaged over the batch: the loss is the mean of N "
-        "losses, so dlogits = (softmax - onehot(y)) / N",
+        "losses, so each example's gradient carries the mean's 1/N",
         "divided_twice": "divided by N twice",
-        "onehot": "subtract 1 at each example's target class: (softmax - onehot(y)) / N",
-        "mind_sign": "mind the sign: dlogits = (softmax - onehot(y)) / N",
+        "onehot": "the target class's entry is missing a term: differentiate -log p_y with "
+        "respect to z_y too, where the log of exp(z_y) contributes (notebook 02's derivation)",
+        "mind_sign": "mind the sign: raising the target class's logit must lower the loss, "
+        "so its entry of dlogits is negative",
         "second_backward": "a second backward gave another answer: backward changed what "
         "forward saved (e.g. an in-place exp on the cached log-probabilities); copy first",
         "multiply_dy": "multiply by dy: backward(dy) scales the gradient (dy = 1 for the loss "

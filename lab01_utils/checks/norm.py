@@ -219,10 +219,10 @@ def check_batchnorm_forward(res: CheckResult, bn_cls) -> None:
         "training_mode": "in training mode the batch mean and variance depend on every input, "
         "so dx has two more terms than dy * gamma / sqrt(var + eps): differentiate through the "
         "mean and the variance too",
-        "eval_mode": "in eval mode the statistics are constants: "
-        "dx = dy * gamma / sqrt(running_var + eps)",
-        "weight_grad": "weight.grad (dgamma) is sum(dy * xhat) over (N, H, W), with xhat the "
-        "normalised input, not the centred one",
+        "eval_mode": "in eval mode the running statistics are constants, not functions of "
+        "the batch: the layer is one scale and shift per channel, and dx is dy times its scale",
+        "weight_grad": "weight.grad (dgamma): gamma multiplies the normalised input in the "
+        "forward, not the centred one, and it sums over (N, H, W)",
         "bias_grad": "bias.grad (dbeta) sums dy over (N, H, W); don't average",
     },
     bn_cls=lambda: nn.BatchNorm2d,
