@@ -260,6 +260,23 @@ class TrainConfig:
 # The report's recipe differs from the lab's defaults only in these two values.
 REPORT_RECIPE: dict = {"weight_decay": 5e-4, "max_shift": 2}
 RECIPES: dict[str, dict] = {"lab": {}, "report": REPORT_RECIPE}
+# The fixed variants of the accuracy sweep (`scripts/sweep_improve.sh`; docs/RESULTS.md), each
+# the lab's recipe with these changes, every run with `IMPROVE_SWEEP` on top and seeds 0, 1;
+# `lab01_utils.ablation` chooses among them. Fixed before any of them ran.
+IMPROVE_VARIANTS: dict[str, dict] = {
+    "lab": {},
+    "smooth": {"label_smoothing": 0.1},
+    "cosine": {"schedule": "cosine", "warmup_epochs": 1, "lr": 0.05},
+    "ema": {"ema_decay": 0.999},
+    "all": {
+        "label_smoothing": 0.1,
+        "schedule": "cosine",
+        "warmup_epochs": 1,
+        "lr": 0.05,
+        "ema_decay": 0.999,
+    },
+}
+IMPROVE_SWEEP: dict = {"task": "torch", "val_split": 5000, "tta": True}
 DEFAULTS: dict = {f.name: f.default for f in fields(TrainConfig)}
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import EVERYTHING
 
-from lab01_utils.config import FREE, TASK_DIRS, TrainConfig
+from lab01_utils.config import FREE, IMPROVE_SWEEP, IMPROVE_VARIANTS, TASK_DIRS, TrainConfig
 from lab01_utils.data import DEBIAN_DIR
 from lab01_utils.engines import make_engine
 from lab01_utils.epoch import evaluate
@@ -88,3 +88,35 @@ def test_committed_weights_give_the_logged_accuracy(folder, recipe, task, monkey
     loss, acc = evaluate(engine, x_test, y_test)
     assert acc == pytest.approx(last["val_acc"], abs=0.05)
     assert loss == pytest.approx(last["val_loss"], abs=1e-3)
+
+
+IMPROVE_VAL = REPO / "results" / "improve_val"
+SWEEP_RUNS = sorted(p.name for p in IMPROVE_VAL.iterdir()) if IMPROVE_VAL.is_dir() else []
+
+
+@pytest.mark.parametrize("name", SWEEP_RUNS)
+def test_committed_sweep_run_is_its_fixed_variant_on_the_validation_split(name):
+    """Each run of the accuracy sweep is one of the fixed variants (config.IMPROVE_VARIANTS)
+    at its seed, evaluated on the held-out validation split, never the test set, for all 30
+    epochs; its log is its history."""
+    variant, _, seed = name.rpartition("_s")
+    assert variant in IMPROVE_VARIANTS, f"{name}: not one of the fixed variants"
+    d = IMPROVE_VAL / name
+    saved = json.loads((d / "config.json").read_text())
+    expected = asdict(
+        TrainConfig.for_profile(
+            "full", "lab", **IMPROVE_VARIANTS[variant], **IMPROVE_SWEEP, seed=int(seed)
+        )
+    )
+    expected = json.loads(json.dumps(expected))
+    for key in FREE:
+        saved.pop(key, None)
+        expected.pop(key, None)
+    assert saved == expected
+    assert saved["val_split"] == 5000
+    history = json.loads((d / "history.json").read_text())
+    assert [h["epoch"] for h in history] == list(range(1, 31))
+    assert "tta_val_acc" in history[-1]
+    assert ("ema_val_acc" in history[-1]) == (saved["ema_decay"] > 0)
+    lines = (d / "train.log").read_text().splitlines()
+    assert lines == [format_log_line(h) for h in history]
