@@ -6,24 +6,24 @@ From then on, a cell that reaches an exercise you have not written yet (its stub
 `NotImplementedError("Exercise N.M: ...")`) prints a one-line notice naming the exercise and
 the file to edit, and stops there; the cell counts as finished, so Run All goes on to the end
 of the notebook. A later cell that needs a result such a cell did not compute (a `NameError`,
-or an `assert` on it, while an exercise is pending in this kernel) gets the same kind of
-notice. A question's answer cell that is still a stub (`NotImplementedError("Question N.M: ...")`)
+or an `assert` on it, while an exercise is pending in this kernel) gets a notice too. A
+question's answer cell that is still a stub (`NotImplementedError("Question N.M: ...")`)
 prints a notice asking for the answer, and Run All goes on. Anything else (a wrong answer
-while nothing is pending, a failing self-check, a bug)
-is an error as usual and stops the run where it happened.
+while nothing is pending, a failing self-check, a bug) is an error as usual, with IPython's own
+traceback, and stops the run where it happened.
 
 `checks.check_...().require()` in a notebook: a check whose exercise is not written yet is a
 notice too; a failing one stops the notebook with the check's report (printed above it) and
 one line saying so, without a traceback.
 
-How: an IPython AST transformer wraps each cell as `try: <cell> except (NotImplementedError,
-NameError, AssertionError): <notice or re-raise>`, keeping the cell's last expression on its
-own so that its value still shows.
+How: IPython's handler for these exception classes (`set_custom_exc`) prints the notice, or
+IPython's usual traceback for any other; after a notice, the `post_run_cell` event marks the
+cell's run as a success. The cell's code runs as written (nothing is wrapped around it), so a
+traceback points at the line that raised.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 
 from .checks import EXERCISES, CheckFailed
@@ -31,10 +31,6 @@ from .checks.core import stub_exercise
 
 __all__ = ["load_ipython_extension", "pending", "unload_ipython_extension"]
 
-_ON_STOP = "_lab01_on_stop"
-_VALUE = "_lab01_value"
-_OK = "_lab01_ok"
-_EXC = "_lab01_exc"
 
 # Exercises whose stub a cell met since the extension was loaded (in this kernel).
 pending: dict[str, str] = {}
@@ -58,9 +54,9 @@ def _question_stub(exc: BaseException) -> str | None:
 
 
 def on_stop(exc: BaseException) -> bool:
-    """A transformed cell caught `exc`: True (after printing a notice) when it is a stub's
+    """A cell raised `exc`: True (after printing a notice) when it is a stub's
     `NotImplementedError`, or a `NameError` or `AssertionError` while an exercise is pending;
-    False to re-raise."""
+    False when it is an error as usual."""
     q_id = _question_stub(exc)
     if q_id is not None:
         print(
@@ -75,70 +71,52 @@ def on_stop(exc: BaseException) -> bool:
         return True
     if isinstance(exc, (NameError, AssertionError)) and not isinstance(exc, CheckFailed):
         if pending:
-            waits = ", ".join(f"Exercise {e}" for e in pending)
-            print(
-                f"[This cell needs results a cell above could not compute: it waits for {waits}.]"
-            )
+            waits = " and ".join(f"Exercise {e}" for e in pending)
+            if isinstance(exc, NameError) and getattr(exc, "name", None):
+                print(
+                    f"[This cell uses `{exc.name}`, which no cell run so far has defined: run "
+                    f"the cells above it in order. Cells above stopped at {waits}; if the "
+                    "cell that defines it is one of them, it waits for that exercise.]"
+                )
+            else:
+                print(
+                    "[This cell needs results a cell above could not compute: it waits for "
+                    f"{waits}.]"
+                )
             return True
     return False
 
 
-def value(compute):
-    """The value of a cell's last expression (`compute()`), or None after a notice."""
-    try:
-        return compute()
-    except (NotImplementedError, NameError, AssertionError) as exc:
-        if not on_stop(exc):
-            raise
-        return None
+def _on_exception(shell, etype, value, tb, tb_offset=None):
+    """IPython's handler for `NotImplementedError`, `NameError` and `AssertionError` raised
+    by a cell: a notice where `on_stop` gives one (the cell then counts as run), one line for
+    a failing check (still an error), else IPython's usual traceback."""
+    if isinstance(value, CheckFailed):  # its report is already printed
+        print(f"[{value}]")
+    elif on_stop(value):
+        _noticed["exc"] = value
+    else:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
 
-class _Guard(ast.NodeTransformer):
-    """`<head>; <last expr>` -> `ok = True; try: <head> except ...: ok = on_stop(...) or raise;
-    value(lambda: <last expr>) if ok else None`."""
-
-    def visit_Module(self, node: ast.Module) -> ast.Module:
-        body = node.body
-        if not body:
-            return node
-        last = body[-1] if isinstance(body[-1], ast.Expr) else None
-        head = body[:-1] if last is not None else body
-        stmts: list[ast.stmt] = [ast.parse(f"{_OK} = True").body[0]]
-        if head:
-            guard = ast.parse(
-                "try:\n    pass\n"
-                f"except (NotImplementedError, NameError, AssertionError) as {_EXC}:\n"
-                f"    if not {_ON_STOP}({_EXC}):\n        raise\n    {_OK} = False"
-            ).body[0]
-            guard.body = head
-            stmts.append(guard)
-        if last is not None:
-            expr = ast.IfExp(
-                test=ast.Name(_OK, ast.Load()),
-                body=ast.Call(
-                    ast.Name(_VALUE, ast.Load()),
-                    [ast.Lambda(ast.arguments([], [], None, [], [], None, []), last.value)],
-                    [],
-                ),
-                orelse=ast.Constant(None),
-            )
-            stmts.append(ast.Expr(expr))
-        node.body = stmts
-        return ast.fix_missing_locations(node)
+def _after_cell(result) -> None:
+    """`post_run_cell`: a cell that stopped with a notice ran successfully."""
+    if result.error_in_exec is not None and result.error_in_exec is _noticed.pop("exc", None):
+        result.error_in_exec = None
 
 
-def _check_failed(shell, etype, evalue, tb, tb_offset=None):
-    """A failing self-check: its report is already printed; one line, no traceback."""
-    print(f"[{evalue}]")
+# The exception the last notice stood for (matched by identity, so a stale one is harmless).
+_noticed: dict[str, BaseException] = {}
+_HANDLED = (NotImplementedError, NameError, AssertionError)
 
 
 def load_ipython_extension(ip) -> None:
-    if not any(isinstance(t, _Guard) for t in ip.ast_transformers):
-        ip.ast_transformers.append(_Guard())
-    ip.push({_ON_STOP: on_stop, _VALUE: value}, interactive=False)
-    ip.set_custom_exc((CheckFailed,), _check_failed)
+    ip.set_custom_exc(_HANDLED, _on_exception)
+    if _after_cell not in ip.events.callbacks["post_run_cell"]:
+        ip.events.register("post_run_cell", _after_cell)
 
 
 def unload_ipython_extension(ip) -> None:
-    ip.ast_transformers[:] = [t for t in ip.ast_transformers if not isinstance(t, _Guard)]
     ip.set_custom_exc((), None)
+    if _after_cell in ip.events.callbacks["post_run_cell"]:
+        ip.events.unregister("post_run_cell", _after_cell)
