@@ -60,7 +60,10 @@ progress: $(STAMP)
 test: $(if $(STUDENT),$(STAMP),lint)
 	@LAB01_PROFILE=quick $(PY) -m pytest -q tests; tests=$$?; \
 	LAB01_PROFILE=quick $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:randomly notebooks; \
-	notebooks=$$?; test $$tests -eq 0 -a $$notebooks -eq 0
+	notebooks=$$?; test $$tests -eq 0 -a $$notebooks -eq 0 || { \
+	echo; echo "make test: not all passed: the tests $$(test $$tests -eq 0 && echo passed || \
+	echo 'did not (exercises left or failing: make progress says which)'), the notebooks \
+	$$(test $$notebooks -eq 0 && echo passed || echo 'did not (see above)')." >&2; exit 1; }
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks

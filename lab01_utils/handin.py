@@ -94,10 +94,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Write one archive of your work (exercise files, notebooks, a manifest) "
         "to hand in.",
     )
-    p.add_argument("--name", default="", help="your name or id in the archive (default: $USER)")
+    p.add_argument(
+        "--name",
+        default="",
+        help="your name or id in the archive (default: your account's name, unless it is a "
+        "shared one such as root or jovyan)",
+    )
     p.add_argument("--out", default="dist/handin", help="the folder to write it in")
     args = p.parse_args(argv)
-    name = args.name or re.sub(r"[^A-Za-z0-9._-]", "_", getpass.getuser() or "student")
+    name = args.name
+    if not name:
+        account = re.sub(r"[^A-Za-z0-9._-]", "_", _account())
+        if account.lower() in SHARED_ACCOUNTS:
+            print(
+                f"error: say whose work this is: make handin NAME=yourname (or --name). Your "
+                f"account is called {account!r}, as on every Colab or hub machine, so it "
+                "cannot name you.",
+                file=sys.stderr,
+            )
+            return 2
+        name = account
+        print(f"named after your account, {account!r} (NAME=... to choose another name)")
     try:
         path, manifest = write_handin(Path.cwd(), name, Path(args.out))
     except (ValueError, OSError) as e:
@@ -114,6 +131,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(f"every exercise passes its self-check ({len(states)} of {len(states)}).")
     return 0
+
+
+# Accounts many people share (Colab, Jupyter's images, containers): not a student's name.
+SHARED_ACCOUNTS = {"", "root", "jovyan", "colab", "user", "ubuntu", "student", "nobody"}
+
+
+def _account() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        return ""
 
 
 if __name__ == "__main__":

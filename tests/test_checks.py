@@ -513,8 +513,11 @@ def test_groups_by_number_and_the_result_object():
     assert result.passed and bool(result)
     assert [p.exercise for p in result.parts] == ["1.1", "1.2"]
     assert repr(checks.check("7.2", verbose=False)) == "CheckResult(exercise='7.2', passed=True)"
-    with pytest.raises(KeyError, match="no exercise '6.1'"):
+    with pytest.raises(ValueError, match=r"check\('6.1'\): no such exercise; give its number"):
         checks.check("6.1")
+    # What a student types instead of the string: the number, or the exercise's name.
+    assert checks.check(7.2, verbose=False).exercise == "7.2"
+    assert checks.check("Exercise 7.2", verbose=False).exercise == "7.2"
 
 
 # ----------------------------------------------------------------------------- the registry

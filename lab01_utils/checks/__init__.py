@@ -76,9 +76,16 @@ __all__ = [
 
 
 def check(exercise: str, *, verbose: bool = True) -> CheckResult:
-    """Run one exercise's check by number, e.g. `check("3.2")`."""
-    if exercise not in EXERCISES:
-        raise KeyError(f"no exercise {exercise!r}; the exercises are {', '.join(EXERCISES)}")
+    """Run one exercise's check by number, e.g. `check("3.2")` ("Exercise 3.2" and the
+    number 3.2 are understood too)."""
+    key = str(exercise).strip()
+    key = key.removeprefix("Exercise").strip() if key.startswith("Exercise") else key
+    if key not in EXERCISES:
+        raise ValueError(
+            f"check({exercise!r}): no such exercise; give its number as a string, one of "
+            f"{', '.join(repr(e) for e in EXERCISES)}"
+        )
+    exercise = key
     return EXERCISES[exercise].check(verbose=verbose)
 
 

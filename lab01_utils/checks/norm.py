@@ -219,8 +219,9 @@ def check_batchnorm_forward(res: CheckResult, bn_cls) -> None:
         "training_mode": "in training mode the batch mean and variance depend on every input, "
         "so dx has two more terms than dy * gamma / sqrt(var + eps): differentiate through the "
         "mean and the variance too",
-        "eval_mode": "in eval mode the running statistics are constants, not functions of "
-        "the batch: the layer is one scale and shift per channel, and dx is dy times its scale",
+        "eval_mode": "only eval mode is wrong: there the forward normalises with the running "
+        "statistics, which do not depend on the batch; differentiate that forward, not the "
+        "training-mode one",
         "weight_grad": "weight.grad (dgamma): gamma multiplies the normalised input in the "
         "forward, not the centred one, and it sums over (N, H, W)",
         "bias_grad": "bias.grad (dbeta) sums dy over (N, H, W); don't average",
