@@ -9,6 +9,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-req
+# Set up once with TORCH_REQ/TORCH_INDEX, later commands keep them: unless given again, the
+# ones of the last install are used (so `make handin` does not reinstall the default torch).
+ifeq ($(origin TORCH_REQ)$(origin TORCH_INDEX),filefile)
+  ifneq ($(wildcard $(TORCH_STAMP)),)
+    TORCH_REQ := $(word 1,$(shell cat $(TORCH_STAMP)))
+    TORCH_INDEX := $(word 2,$(shell cat $(TORCH_STAMP)))
+  endif
+endif
 # In the student release (`make student` writes `.student-release` into it) lint is offered
 # (`make lint`, `make format`) but is no gate before the tests, and `make bench` runs the one
 # benchmark the release holds.
