@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 
 from .checks import EXERCISES, CheckFailed
-from .checks.core import stub_exercise
+from .checks.core import ExercisePending, stub_exercise
 
 __all__ = ["load_ipython_extension", "pending", "unload_ipython_extension"]
 
@@ -67,7 +67,10 @@ def on_stop(exc: BaseException) -> bool:
     ex_id = stub_exercise(exc)
     if ex_id is not None:
         pending[ex_id] = str(exc)
-        print(_notice(ex_id))
+        if isinstance(exc, ExercisePending):  # the check's report above says where
+            print("[This cell stops here; the notebook goes on without it.]")
+        else:
+            print(_notice(ex_id))
         return True
     if isinstance(exc, (NameError, AssertionError)) and not isinstance(exc, CheckFailed):
         if pending:

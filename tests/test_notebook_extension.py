@@ -35,11 +35,17 @@ def _errors(cell) -> list[str]:
 
 def test_stubs_are_notices_and_the_cells_count_as_run():
     # allow_errors=False: nbclient raises on a cell whose run the kernel reports as an error.
-    stub, needs, question, value = _run(
+    stub, needs, question, value, required = _run(
         'raise NotImplementedError("Exercise 1.1: SiLU forward")',
         "y = 2\nprint(silu_output)",
         'raise NotImplementedError("Question 3.3: multiply-adds")',
         "1 + 1",
+        # A check cell: the check's report says where to write it; the notice is one line.
+        "from lab01_utils import checks, nn\n"
+        "class Stub(nn.SiLU):\n"
+        "    def forward(self, x):\n"
+        '        raise NotImplementedError("Exercise 1.1: SiLU forward")\n'
+        "checks.check_silu_forward(silu_cls=Stub).require()",
     )
     assert "[Exercise 1.1 (SiLU forward) is not written yet" in _text(stub)
     assert "lab01_utils/nn/activation.py" in _text(stub)
@@ -47,7 +53,9 @@ def test_stubs_are_notices_and_the_cells_count_as_run():
     assert "Cells above stopped at Exercise 1.1" in _text(needs)
     assert "[Question 3.3 is yours to answer" in _text(question)
     assert value.outputs[0]["data"]["text/plain"] == "2"  # a last expression still shows
-    assert not any(_errors(c) for c in (stub, needs, question, value))
+    assert "Exercise 1.1 (SiLU forward): not implemented yet" in _text(required)
+    assert _text(required).endswith("[This cell stops here; the notebook goes on without it.]\n")
+    assert not any(_errors(c) for c in (stub, needs, question, value, required))
 
 
 def test_an_error_keeps_its_traceback_at_the_line_that_raised():

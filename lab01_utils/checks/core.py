@@ -133,7 +133,7 @@ class CheckResult:
             return
         if not self.implemented:
             ex = self.missing if self.missing in EXERCISES else self.exercise.split(",")[0]
-            raise NotImplementedError(f"Exercise {ex}: {EXERCISES[ex].title}")
+            raise ExercisePending(f"Exercise {ex}: {EXERCISES[ex].title}")
         raise CheckFailed(
             f"Exercise {self.exercise} fails its check (the report above says where): fix it, "
             "restart the kernel and run again"
@@ -144,6 +144,11 @@ class CheckResult:
 
     def __repr__(self) -> str:
         return f"CheckResult(exercise={self.exercise!r}, passed={self.passed})"
+
+
+class ExercisePending(NotImplementedError):
+    """`CheckResult.require()` on an exercise not written yet; the check's report, printed
+    above it, already says where to write it."""
 
 
 class CheckFailed(AssertionError):
