@@ -5,7 +5,8 @@ each with the run's `history.json` and `config.json`. The rule, fixed before any
 
 - only runs evaluated on a validation split held out of the training set take part
   (`config.json`'s `val_split` above 0); a run evaluated on the test set is refused;
-- a variant takes part once every one of its seeds has finished every epoch;
+- the choice waits until every variant (the fixed ones: `config.IMPROVE_VARIANTS`) has
+  finished every epoch at every seed;
 - each run's figure is the final epoch's validation accuracy of the model it evaluates and
   keeps: the EMA model's (`ema_val_acc`) when the run has one, else `val_acc`; one view;
 - the chosen variant has the highest mean of that figure over its seeds.
@@ -118,11 +119,15 @@ def load_sweep(folder: str | Path) -> dict[str, list[Run]]:
     return runs
 
 
-def summarise(runs: dict[str, list[Run]], seeds: tuple[int, ...] = (0, 1)) -> list[VariantSummary]:
-    """One summary per variant, in the order of `runs`; a variant missing a seed of `seeds`,
-    or with an unfinished run, is not complete (and `choose` passes it over)."""
+def summarise(
+    runs: dict[str, list[Run]], seeds: tuple[int, ...] = (0, 1), variants=()
+) -> list[VariantSummary]:
+    """One summary per variant of `variants` (none run yet: no seed finished), then per other
+    variant of `runs`; a variant missing a seed of `seeds`, or with an unfinished run, is not
+    complete (and `choose` waits for it)."""
     out = []
-    for name, rs in runs.items():
+    for name in [*variants, *(v for v in runs if v not in variants)]:
+        rs = runs.get(name, [])
         done = [r for r in rs if r.complete and r.seed in seeds]
         last = [r.history[-1] for r in done]
         out.append(
@@ -140,10 +145,11 @@ def summarise(runs: dict[str, list[Run]], seeds: tuple[int, ...] = (0, 1)) -> li
 
 
 def choose(summaries: list[VariantSummary]) -> VariantSummary | None:
-    """The complete variant with the highest mean final validation accuracy (None: none is
-    complete yet)."""
-    complete = [s for s in summaries if s.complete]
-    return max(complete, key=lambda s: s.mean) if complete else None
+    """The variant with the highest mean final validation accuracy, once every variant is
+    complete (None until then)."""
+    if not summaries or not all(s.complete for s in summaries):
+        return None
+    return max(summaries, key=lambda s: s.mean)
 
 
 def markdown_table(summaries: list[VariantSummary], baseline: str = "lab") -> str:

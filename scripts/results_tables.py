@@ -72,16 +72,21 @@ def main() -> None:
     a.add_argument("folder")
     a.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     a.add_argument("--plot", help="also write the figure to this PNG file")
+    a.add_argument(
+        "--variants",
+        nargs="*",
+        help="the variants the rule waits for (default: config.IMPROVE_VARIANTS)",
+    )
     args = p.parse_args()
     if args.cmd == "epochs":
         print(epochs(load(args.a), load(args.b), tuple(args.names)))
     elif args.cmd == "sweep":
         print(sweep(args.dirs))
     else:
-        ablation_report(args.folder, tuple(args.seeds), args.plot)
+        ablation_report(args.folder, tuple(args.seeds), args.plot, args.variants)
 
 
-def ablation_report(folder: str, seeds: tuple[int, ...], plot: str | None) -> None:
+def ablation_report(folder: str, seeds: tuple[int, ...], plot: str | None, variants) -> None:
     from lab01_utils import ablation
     from lab01_utils.files import atomic_write
     from lab01_utils.plots import figure_to_png, plot_ablation
@@ -90,12 +95,19 @@ def ablation_report(folder: str, seeds: tuple[int, ...], plot: str | None) -> No
         runs = ablation.load_sweep(folder)
     except ablation.SweepError as e:
         raise SystemExit(f"error: {e}") from None
-    summaries = ablation.summarise(runs, seeds)
+    from lab01_utils.config import IMPROVE_VARIANTS
+
+    variants = tuple(IMPROVE_VARIANTS) if variants is None else tuple(variants)
+    summaries = ablation.summarise(runs, seeds, variants)
     print(ablation.markdown_table(summaries))
     chosen = ablation.choose(summaries)
     waiting = [s.name for s in summaries if not s.complete]
     print()
-    print(f"chosen: {chosen.name} ({chosen.mean:.2f}%)" if chosen else "chosen: none yet")
+    print(
+        f"chosen: {chosen.name} ({chosen.mean:.2f}%)"
+        if chosen
+        else "chosen: none yet (the rule waits for every variant)"
+    )
     if waiting:
         print(f"not complete (seeds {', '.join(map(str, seeds))}): {', '.join(waiting)}")
     if plot:

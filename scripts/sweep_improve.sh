@@ -12,7 +12,7 @@
 # also commits those three files (only them) as each run finishes.
 #
 # On the 2-core CPU machine one 30-epoch run takes about 53 minutes with THREADS=2, and two
-# streams with THREADS=1 finish two runs in about 71 minutes (measured, docs/RESULTS.md).
+# streams with THREADS=1 finished two runs in about 94 minutes (docs/RESULTS.md).
 set -u
 R=${1:-runs/improve}
 DEVICE=${2:-cpu}
