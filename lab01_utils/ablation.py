@@ -17,6 +17,7 @@ each with the run's `history.json` and `config.json`. The rule, fixed before any
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,7 +121,9 @@ def load_sweep(folder: str | Path) -> dict[str, list[Run]]:
 
 
 def summarise(
-    runs: dict[str, list[Run]], seeds: tuple[int, ...] = (0, 1), variants=()
+    runs: dict[str, list[Run]],
+    seeds: tuple[int, ...] = (0, 1),
+    variants: Sequence[str] = (),
 ) -> list[VariantSummary]:
     """One summary per variant of `variants` (none run yet: no seed finished), then per other
     variant of `runs`; a variant missing a seed of `seeds`, or with an unfinished run, is not

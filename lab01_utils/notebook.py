@@ -77,9 +77,9 @@ def on_stop(exc: BaseException) -> bool:
             waits = " and ".join(f"Exercise {e}" for e in pending)
             if isinstance(exc, NameError) and getattr(exc, "name", None):
                 print(
-                    f"[This cell uses `{exc.name}`, which no cell run so far has defined: run "
-                    f"the cells above it in order. Cells above stopped at {waits}; if the "
-                    "cell that defines it is one of them, it waits for that exercise.]"
+                    f"[This cell waits for {waits}: it uses `{exc.name}`, which is not defined "
+                    "yet, most likely because the cell above that defines it stopped at that "
+                    "exercise. If you skipped cells, run the cells above this one in order.]"
                 )
             else:
                 print(

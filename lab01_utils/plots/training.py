@@ -3,12 +3,13 @@ evaluation (confusion matrix, misclassified images, accuracy per class)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..ablation import run_figure
 from ..config import DEFAULTS, lr_at
 from ..formats import CLASS_NAMES
 from .figure import count_axes
@@ -224,7 +225,9 @@ def plot_per_class_accuracy(
 
 
 def plot_ablation(
-    histories: Mapping[str, Sequence[Sequence[Mapping]]], figure_key=None, last: int = 15
+    histories: Mapping[str, Sequence[Sequence[Mapping]]],
+    figure_key: Callable[[Mapping], float] = run_figure,
+    last: int = 15,
 ) -> Figure:
     """A sweep's variants side by side: the validation accuracy of the evaluated model over
     the last `last` epochs, mean over the seeds (left), and the final epoch's, one dot per
@@ -233,10 +236,9 @@ def plot_ablation(
     Args:
         histories: `{variant: [history of seed 0, history of seed 1, ...]}`, each history a
             run's list of per-epoch dicts; only finished runs belong here.
-        figure_key: record -> accuracy (%); default: `ema_val_acc` where a record has it,
-            else `val_acc` (`ablation.run_figure`).
+        figure_key: record -> accuracy (%); default: the rule's figure
+            (`ablation.run_figure`: the EMA model's where the run has one).
     """
-    figure_key = figure_key or (lambda r: r.get("ema_val_acc", r["val_acc"]))
     fig = Figure(figsize=(11, 3.8))
     ax_c, ax_f = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
     names = [n for n, hs in histories.items() if hs]
