@@ -23,7 +23,15 @@ from pathlib import Path
 
 from .digests import RunFileError, read_json
 
-__all__ = ["SweepError", "VariantSummary", "choose", "load_sweep", "markdown_table", "run_figure"]
+__all__ = [
+    "SweepError",
+    "VariantSummary",
+    "choose",
+    "load_sweep",
+    "markdown_table",
+    "run_figure",
+    "variant_flags",
+]
 
 RUN_NAME = re.compile(r"^(?P<variant>.+)_s(?P<seed>\d+)$")
 
@@ -43,6 +51,28 @@ class Run:
     @property
     def complete(self) -> bool:
         return len(self.history) >= int(self.config.get("epochs", 0)) > 0
+
+
+def variant_flags(name: str) -> list[str]:
+    """The `python -m lab01_utils.train` options of one fixed variant's runs: the sweep's
+    (`config.IMPROVE_SWEEP`), then the variant's changes (`config.IMPROVE_VARIANTS[name]`), e.g.
+    `variant_flags("smooth")` -> `["--task", "torch", "--val-split", "5000", "--tta",
+    "--label-smoothing", "0.1"]`. `scripts/sweep_improve.sh` runs each variant with these."""
+    from .config import IMPROVE_SWEEP, IMPROVE_VARIANTS
+
+    if name not in IMPROVE_VARIANTS:
+        raise SweepError(
+            f"no fixed variant named {name!r}; the variants are {', '.join(IMPROVE_VARIANTS)} "
+            "(config.IMPROVE_VARIANTS)"
+        )
+    flags: list[str] = []
+    for key, value in {**IMPROVE_SWEEP, **IMPROVE_VARIANTS[name]}.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            flags.append(flag)
+        elif value is not False:
+            flags += [flag, str(value)]
+    return flags
 
 
 def run_figure(record: dict) -> float:

@@ -43,7 +43,7 @@ $PY -m lab01_utils.compare "$RESULTS"
 # Measured once on the test set, from the committed weights, in the network of each task.
 LIMIT=$([ "$PROFILE" = quick ] && echo "--limit 500" || true)  # quick: a taste, not a figure
 for t in task1_numpy task2_torch; do
-  model=$([ $t = task1_numpy ] && echo numpy || echo torch)
+  case $t in task1_numpy) model=numpy ;; *) model=torch ;; esac
   # shellcheck disable=SC2086
   $PY -m lab01_utils.tta "$RESULTS/$t" --model "$model" $LIMIT
 done

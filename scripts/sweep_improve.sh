@@ -17,19 +17,19 @@ set -u
 R=${1:-runs/improve}
 DEVICE=${2:-cpu}
 shift $(( $# > 2 ? 2 : $# ))
-mkdir -p "$R" results/improve_val
 export PYTHONUNBUFFERED=1
-# Fixed before any of them ran. Every variant: the lab's recipe, --val-split 5000, --tta.
-declare -A V=(
-  [lab]=""
-  [smooth]="--label-smoothing 0.1"
-  [cosine]="--schedule cosine --warmup-epochs 1 --lr 0.05"
-  [ema]="--ema-decay 0.999"
-  [all]="--label-smoothing 0.1 --schedule cosine --warmup-epochs 1 --lr 0.05 --ema-decay 0.999"
-)
+PY=${PY:-.venv/bin/python}
 ORDER=(all lab smooth cosine ema)
 [ $# -gt 0 ] && ORDER=("$@")
-PY=${PY:-.venv/bin/python}
+# The variants, fixed before any of them ran, live in config.IMPROVE_VARIANTS; every run also
+# has config.IMPROVE_SWEEP (Task 2, --val-split 5000, --tta). Their flags, checked up front:
+declare -A V=()
+for k in "${ORDER[@]}"; do
+  V[$k]=$($PY -c 'import sys; from lab01_utils.ablation import SweepError, variant_flags
+try: print(*variant_flags(sys.argv[1]))
+except SweepError as e: sys.exit(f"error: {e}")' "$k") || exit 2
+done
+mkdir -p "$R" results/improve_val
 THREADS=${THREADS:-2}
 STREAMS=${STREAMS:-1}
 COMMIT=${COMMIT:-0}
@@ -37,8 +37,8 @@ run() {  # variant seed
   local k=$1 s=$2 out="$R/$1_s$2"
   if [ -f "$out/task2_torch/weights.npz" ]; then echo "done: $k seed $s"; return 0; fi
   # shellcheck disable=SC2086
-  $PY -m lab01_utils.train --task torch --profile full --device "$DEVICE" --threads "$THREADS" \
-    --val-split 5000 --tta --seed "$s" --quiet --resume auto --out "$out" ${V[$k]} \
+  $PY -m lab01_utils.train --profile full --device "$DEVICE" --threads "$THREADS" \
+    --seed "$s" --quiet --resume auto --out "$out" ${V[$k]} \
     >"$out.err" 2>&1 || { echo "failed: $k seed $s (see $out.err)"; return 1; }
   mkdir -p "results/improve_val/$1_s$2"
   cp "$out/task2_torch/"{train.log,history.json,config.json} "results/improve_val/$1_s$2/"

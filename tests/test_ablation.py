@@ -5,14 +5,18 @@ ablation`): the rule of issue "95% with the report's network" on folders shaped 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from lab01_utils import ablation
+from lab01_utils.cli import build_parser, config_from_args
+from lab01_utils.config import FREE, IMPROVE_SWEEP, IMPROVE_VARIANTS, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -185,3 +189,60 @@ def test_the_figure_draws_one_bar_and_one_dot_per_seed(sweep):
     assert heights == [97.0, 94.3, 94.2, 96.0]  # cosine, ema (EMA figures), lab, smooth
     dots = [line.get_ydata().tolist() for line in finals.lines]
     assert dots[1] == [94.5, 94.1] and dots[2] == [94.0, 94.4]
+
+
+@pytest.mark.parametrize("variant", list(IMPROVE_VARIANTS))
+def test_the_sweeps_flags_train_exactly_the_fixed_variant(variant):
+    """`variant_flags` (what scripts/sweep_improve.sh passes to the trainer) parses, through
+    the trainer's own command line, to the fixed variant with the sweep's settings: the same
+    configuration the committed sweep runs are checked against (tests/test_results.py)."""
+    args = build_parser().parse_args(["--profile", "full", *ablation.variant_flags(variant)])
+    assert args.task == "torch"
+    got = asdict(config_from_args(args, args.task))
+    want = asdict(
+        TrainConfig.for_profile("full", "lab", **IMPROVE_VARIANTS[variant], **IMPROVE_SWEEP)
+    )
+    for key in FREE:
+        got.pop(key, None)
+        want.pop(key, None)
+    assert got == want
+
+
+def test_the_sweep_script_refuses_an_unknown_variant_before_it_writes_anything(tmp_path):
+    out = tmp_path / "sweep"
+    r = subprocess.run(
+        ["bash", "scripts/sweep_improve.sh", str(out), "cpu", "lab", "cosin"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PY": sys.executable},
+    )
+    assert r.returncode == 2
+    assert "no fixed variant named 'cosin'" in r.stderr and "lab, smooth, cosine" in r.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "message"),
+    [
+        ("task2_torch", "must be a new folder name"),
+        ("a/b", "must be a new folder name"),
+        ("lab_old", "exists already"),
+    ],
+)
+def test_the_final_runs_script_refuses_to_overwrite_before_it_trains(tmp_path, old, message):
+    """scripts/final_runs.sh moves the replaced runs to results/OLD: a reserved, odd or taken
+    name is refused up front, and nothing is trained or moved."""
+    results = tmp_path / "results"
+    (results / "lab_old").mkdir(parents=True)
+    run_dir = tmp_path / "run"
+    r = subprocess.run(
+        ["bash", "scripts/final_runs.sh", "lab", old, str(run_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PY": sys.executable, "RESULTS": str(results), "PROFILE": "quick"},
+    )
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr
+    assert not run_dir.exists() and sorted(p.name for p in results.iterdir()) == ["lab_old"]
