@@ -47,7 +47,9 @@ $(STAMP): pyproject.toml $(TORCH_STAMP)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)") "$(TORCH_REQ)"
-	$(PY) -m pip install -q -e ".[dev]"
+	@# (setuptools warns on every editable install that a folder named like the package could
+	@# shadow it: here that folder is the package itself, so the warning is noise)
+	PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
 run: $(STAMP)
