@@ -17,7 +17,7 @@ from helpers import EVERYTHING
 
 from lab01_utils.checkpoints import RunDirError, run_lock
 from lab01_utils.cli import cli_processes, main
-from lab01_utils.config import REPORT_RECIPE, TrainConfig
+from lab01_utils.config import IMPROVE_VARIANTS, REPORT_RECIPE, TrainConfig
 from lab01_utils.data import DEBIAN_DIR, load_sample
 from lab01_utils.engines import make_engine
 from lab01_utils.loader import MiniBatchLoader
@@ -540,6 +540,25 @@ def test_the_cosine_schedule_runs_alike_in_both_engines_and_resumes_bit_for_bit(
     full = load_weights(tmp_path / "numpy" / "task1_numpy" / "weights.npz")
     resumed = load_weights(tmp_path / "r" / "task1_numpy" / "weights.npz")
     assert all(np.array_equal(full[k], resumed[k]) for k in full)
+
+
+def test_every_technique_together_is_still_one_computation_in_both_engines(tmp_path):
+    """The sweep's `all` variant (label smoothing, warm-up and cosine, EMA) with TTA and a
+    validation split: the two engines' per-epoch rates agree exactly, their smoothed training
+    losses to float32 drift, and their EMA and TTA figures closely; each keeps the EMA model
+    as weights.npz and the trained weights beside it."""
+    kw = dict(IMPROVE_VARIANTS["all"], epochs=2, val_split=100, tta=True, test_limit=None)
+    hist = {t: train(small_cfg(t, **kw), tmp_path / t, quiet=True) for t in ("numpy", "torch")}
+    a, b = hist["numpy"], hist["torch"]
+    assert [r["lr"] for r in a] == [r["lr"] for r in b]
+    la, lb = (np.array([r["train_loss"] for r in h]) for h in (a, b))
+    assert np.max(np.abs(la - lb) / np.abs(lb)) < AGREEMENT_RTOL
+    for key in ("ema_val_acc", "tta_val_acc", "val_acc"):
+        assert a[-1][key] == pytest.approx(b[-1][key], abs=2.0), key  # 100 images: 1 each
+    for t, folder in (("numpy", "task1_numpy"), ("torch", "task2_torch")):
+        run = tmp_path / t / folder
+        evaluated, raw = load_weights(run / "weights.npz"), load_weights(run / "weights_raw.npz")
+        assert any(not np.array_equal(evaluated[k], raw[k]) for k in raw), t
 
 
 def test_a_validation_split_is_held_out_of_training_and_evaluated(tmp_path):
