@@ -432,6 +432,12 @@ _SNAPSHOT_JS = r"""
       outputs,
       widget_images: images.filter((i) => i.matches('.widget-image')).map((i) => i.src),
       broken_images: images.filter(broken).length,
+      // Display math wider than the cell: MathJax gives it a scroll bar, the end hidden.
+      wide_math: [...cell.querySelectorAll('mjx-container[display="true"]')]
+        .filter((m) => m.scrollWidth > m.clientWidth + 2)
+        .map((m) => `${m.scrollWidth} px in ${m.clientWidth} px`),
+      image_scales: images.filter((i) => i.naturalWidth > 0 && i.clientWidth > 0)
+        .map((i) => [i.naturalWidth, i.clientWidth]),
     };
   });
   return {
@@ -593,7 +599,21 @@ def problems(snap: dict) -> list[str]:
             found.append(f"{where}: not executed (prompt {cell['prompt']!r})")
         if cell["broken_images"]:
             found.append(f"{where}: {cell['broken_images']} image(s) failed to load")
+        for size in cell.get("wide_math", []):
+            found.append(f"{where}: display math wider than the cell ({size}): break the line")
     found += [f"dialog open: {text!r}" for text in snap["dialogs"]]
+    return found
+
+
+def shrunk_figures(snap: dict, below: float = 0.6) -> list[str]:
+    """The figures JupyterLab shows at less than `below` of their width (it fits an image
+    to the cell): their text is that much smaller than the figure's font sizes. For the
+    walkthrough's log, not a failure: a wide diagram is shrunk by design."""
+    found = []
+    for cell in snap["cells"]:
+        for natural, shown in cell.get("image_scales", []):
+            if shown < below * natural:
+                found.append(f"cell {cell['index']}: {shown}/{natural} px ({shown / natural:.0%})")
     return found
 
 

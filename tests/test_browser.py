@@ -227,6 +227,9 @@ def test_notebook_in_jupyterlab(
         run = bs.run_all_cells(page, RUN_TIMEOUT)
         log.append(f"run all {run.seconds:.1f} s")
         found = settle_widgets(page, run.snap)
+        shrunk = bs.shrunk_figures(run.snap)
+        if shrunk:
+            log.append("figures shown below 60% of their width: " + ", ".join(shrunk))
         states = request.config._lab01_states.values()
         if not all(s.state == "done" for s in states):
             # The explorers draw what the exercises compute; before they are written only the

@@ -421,3 +421,65 @@ def test_plot_images(sample):
     shown = image_axes(fig)
     assert len(shown) == 5 and len(fig.axes) == 6  # 2 x 3 grid, one blank
     assert [ax.get_title() for ax in shown] == ["0", "1", "2", "3", "4"]
+
+
+# JupyterLab fits an image to its cell: about 806 px wide in a 1280 px window with the file
+# browser open (measured in tests/test_browser.py's screenshots). Below 9 px text is hard to
+# read on a laptop screen.
+NOTEBOOK_WIDTH_PX = 806
+SMALLEST_TEXT_PX = 9.0
+
+
+def _diagrams():
+    import importlib
+    import inspect
+    import pkgutil
+
+    from lab01_utils.plots import diagrams
+
+    for m in pkgutil.iter_modules(diagrams.__path__):
+        mod = importlib.import_module(f"{diagrams.__name__}.{m.name}")
+        for name, fn in inspect.getmembers(mod, inspect.isfunction):
+            needs = [p for p in inspect.signature(fn).parameters.values() if p.default is p.empty]
+            if name.startswith("plot_") and fn.__module__ == mod.__name__ and not needs:
+                yield pytest.param(fn, id=f"{m.name}.{name}")  # (not those drawn from data)
+
+
+@pytest.mark.parametrize("draw", list(_diagrams()))
+def test_every_diagrams_text_is_readable_at_the_notebooks_width(draw):
+    """The smallest text of each diagram (with its gradients, where it has them), once the
+    PNG the notebook shows is fitted to the cell's width, is at least SMALLEST_TEXT_PX."""
+    import io
+
+    from matplotlib.image import imread
+    from matplotlib.text import Text
+
+    kw = {"backward": True} if "backward" in draw.__code__.co_varnames else {}
+    fig = draw(**kw)
+    width = imread(io.BytesIO(plots.figure_to_png(fig))).shape[1]
+    shown = min(1.0, NOTEBOOK_WIDTH_PX / width)
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text().strip()]
+    smallest = min(sizes) * fig.dpi / 72 * shown
+    assert smallest >= SMALLEST_TEXT_PX, (
+        f"{draw.__name__}: its smallest text shows at {smallest:.1f} px ({min(sizes):g} pt, "
+        f"a {width} px figure at {shown:.0%}); make the figure narrower or its text larger"
+    )
+
+
+def test_a_graphs_labels_take_the_largest_size_that_fits_their_boxes():
+    """The size follows the tightest box's width (here 1.5x the box, 1.5x the size) up to
+    MAX_FONTSIZE; a size given by the caller is kept."""
+    from lab01_utils.plots.diagrams.graph import MAX_FONTSIZE, Edge, Node, plot_graph
+
+    def label_size(width, **kw):
+        nodes = {
+            "a": Node(0, 0, "a fairly long label", width=width, height=2.0),
+            "b": Node(4, 0, "b"),
+        }
+        fig = plot_graph(nodes, [Edge("a", "b")], scale=1.0, **kw)
+        return next(t.get_fontsize() for t in fig.axes[0].texts if t.get_text() == "b")
+
+    narrow, wide = label_size(1.0), label_size(1.5)
+    assert 7 < narrow < wide < MAX_FONTSIZE and wide == pytest.approx(1.5 * narrow, rel=0.03)
+    assert label_size(30.0) == MAX_FONTSIZE
+    assert label_size(1.0, fontsize=12) == 12

@@ -57,7 +57,7 @@ def plot_relu_sigmoid(x_range: tuple[float, float] = (-8.0, 8.0), num: int = 801
     """
     x = np.linspace(x_range[0], x_range[1], num)
     sig = sigmoid(x)
-    fig = Figure(figsize=(10, 3.6))
+    fig = Figure(figsize=(9, 3.4))
     ax_r, ax_s = fig.subplots(1, 2)
     ax_r.plot(x, np.maximum(x, 0.0), label="ReLU", color="C1", lw=2)
     ax_r.plot(x, (x > 0).astype(float), label="ReLU'", color="C1", ls="--")

@@ -145,8 +145,8 @@ def plot_conv_graph(backward: bool = False) -> Figure:
         "b": Node(6.6, 1.5, "b\n(C_out,)", "param", width=1.0, height=0.6),
         "Y": Node(7.5, 0.0, "Y\n(C_out, P)", "value", width=1.2, height=0.6),
         "reshape": Node(9.1, 0.0, "reshape", "op", width=0.9),
-        "y": Node(10.9, 0.0, "y\n(N, C_out, H_out, W_out)", "value", width=2.0, height=0.6),
-        "L": Node(12.6, 0.0, "L", "loss", width=0.6),
+        "y": Node(11.0, 0.0, "y\n(N, C_out, H_out, W_out)", "value", width=2.3, height=0.6),
+        "L": Node(12.75, 0.0, "L", "loss", width=0.6),
     }
     edges = [
         Edge("x", "im2col"),
@@ -171,10 +171,10 @@ def plot_conv_graph(backward: bool = False) -> Figure:
         nodes["dW"] = Node(4.55, 0.75, "dW", "note", width=0.5)
         nodes["db"] = Node(6.55, 0.75, "db", "note", width=0.5)
         nodes["key"] = Node(
-            2.6, -1.0, "red, dashed: gradients, each the shape of its value", "note", width=3.8
+            2.6, -1.0, "red, dashed: gradients, each the shape of its value", "note", width=4.6
         )
     title = "Conv2d as im2col + one matrix product" + (", forward and backward" if backward else "")
-    return plot_graph(nodes, edges, title=title, scale=0.85, fontsize=8)
+    return plot_graph(nodes, edges, title=title, scale=0.85)
 
 
 def plot_flipped_kernel(length: int = 5, kernel_size: int = 3, focus: int = 2) -> Figure:
@@ -188,7 +188,7 @@ def plot_flipped_kernel(length: int = 5, kernel_size: int = 3, focus: int = 2) -
     """
     k = kernel_size
     n_out = length - k + 1
-    fig = Figure(figsize=(1.0 * (length + 2 * (k - 1)) + 1.5, 5.6))
+    fig = Figure(figsize=(0.75 * (length + 2 * (k - 1)) + 1.2, 4.8))
     ax_f, ax_b = fig.subplots(2, 1)
     colours = [_WINDOW_COLOURS[u % len(_WINDOW_COLOURS)] for u in range(k)]
     lo, hi = -(k - 1) - 0.7, length + 0.2

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-__all__ = ["Edge", "Node", "plot_graph"]
+__all__ = ["MAX_FONTSIZE", "Edge", "Node", "plot_graph"]
+
+MAX_FONTSIZE = 13.0  # points: the labels' size where the boxes leave room for more
+MIN_FONTSIZE = 7.0
 
 # Face colours by kind: what flows (values), what is learned (parameters), what computes.
 _FACE = {
@@ -65,15 +68,39 @@ def _anchor(a: Node, b: Node) -> tuple[float, float]:
     return a.x + dx * s, a.y + dy * s
 
 
+def _fitting_fontsize(fig: Figure, ax, nodes: Mapping[str, Node]) -> float:
+    """The largest font size (points, `MIN_FONTSIZE` to `MAX_FONTSIZE`) at which every node's
+    label fits its width and height (a box's with a margin): each is measured at 10 points."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fits = [MAX_FONTSIZE]
+    for n in nodes.values():
+        if not n.label.strip():
+            continue
+        text = ax.text(n.x, n.y, n.label, ha="center", va="center", fontsize=10)
+        got = text.get_window_extent(renderer)
+        text.remove()
+        (x0, y0), (x1, y1) = ax.transData.transform([(0, 0), (n.width, n.height)])
+        room = 1.0 if n.kind == "note" else 0.9  # a box needs a margin, a note does not
+        fits.append(10 * room * min((x1 - x0) / got.width, (y1 - y0) / got.height))
+    return max(MIN_FONTSIZE, min(fits))
+
+
 def plot_graph(
     nodes: Mapping[str, Node],
     edges: Iterable[Edge],
     *,
     title: str | None = None,
     scale: float = 1.3,
-    fontsize: float = 9,
+    fontsize: float | None = None,
 ) -> Figure:
-    """A figure of `nodes` joined by `edges`; `scale` inches per grid unit."""
+    """A figure of `nodes` joined by `edges`; `scale` inches per grid unit.
+
+    `fontsize` (points) of the labels; by default the largest, up to `MAX_FONTSIZE`, at which
+    every label fits inside its node (edge labels one point smaller), so the text is as big as
+    the layout allows once a notebook fits the figure to its width.
+    """
     if not nodes:
         raise ValueError("plot_graph: no nodes to draw")
     xs = [n.x - n.width / 2 for n in nodes.values()] + [n.x + n.width / 2 for n in nodes.values()]
@@ -86,6 +113,8 @@ def plot_graph(
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.axis("off")
+    if fontsize is None:
+        fontsize = _fitting_fontsize(fig, ax, nodes)
     if title is not None:
         fig.suptitle(title, fontsize=fontsize + 2)
     for name, n in nodes.items():

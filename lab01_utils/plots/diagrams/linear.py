@@ -32,7 +32,7 @@ def plot_linear_graph(backward: bool = False) -> Figure:
         "add": Node(5.4, 0.0, "+ b", "op", width=0.8),
         "y": Node(7.2, 0.0, "y\n(N, out)", "value", width=1.0, height=0.6),
         "L": Node(9.0, 0.0, "L", "loss", width=0.7),
-        "rows": Node(7.4, 1.5, "b is added to each\nof the N rows", "note", width=2.0),
+        "rows": Node(7.4, 1.5, "b is added to each\nof the N rows", "note", width=2.3),
     }
     edges = [
         Edge("x", "mm"),
@@ -80,7 +80,7 @@ def plot_softmax_ce_graph(backward: bool = False) -> Figure:
         "l": Node(7.9, 0.0, "ℓ_n", "value", width=0.7),
         "mean": Node(9.6, 0.0, "mean over n", "op", width=1.4),
         "L": Node(11.4, 0.0, "L", "loss", width=0.7),
-        "jac": Node(2.1, 1.4, "every p_k depends on\nevery z_j: a K×K Jacobian", "note", width=2.6),
+        "jac": Node(2.1, 1.4, "every p_k depends on\nevery z_j: a K×K Jacobian", "note", width=3.0),
     }
     edges = [
         Edge("z", "soft"),

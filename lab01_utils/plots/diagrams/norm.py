@@ -37,7 +37,7 @@ def plot_normalisation_axes(
     shaded cells are the values that share one mean and one variance: BatchNorm2d's one
     channel across the batch and every position (`M = N * H * W` values), the classic bug's one
     activation across the batch only (N values), LayerNorm's one example (`C * H * W`)."""
-    fig = Figure(figsize=(12, 2.5))
+    fig = Figure(figsize=(8.8, 2.9))
     axes = fig.subplots(1, len(AXES_PANELS))
     width, height = channels * positions, batch
     for ax, (title, kind) in zip(axes, AXES_PANELS.items(), strict=True):
@@ -66,7 +66,7 @@ def plot_normalisation_axes(
             )  # fmt: skip
         ax.text(-0.1, height * cell / 2, "N (examples)", rotation=90, ha="right", va="center",
                 fontsize=8)  # fmt: skip
-        ax.text(width * cell / 2, -0.1, f"H·W positions of each channel; {count} shaded values",
+        ax.text(width * cell / 2, -0.1, f"H·W positions of each channel;\n{count} shaded values",
                 ha="center", va="top", fontsize=8)  # fmt: skip
         ax.set_title(title, fontsize=9, pad=16)
         ax.set_xlim(-0.45, width * cell + 0.05)
@@ -116,7 +116,7 @@ def plot_batchnorm_graph(backward: bool = False) -> Figure:
         "beta": Node(12.4, top, "β", "param", width=0.6),
         "y": Node(11.2, low, "y = γ x̂ + β", "value", width=1.6),
         "L": Node(13.8, low, "L", "loss", width=0.7),
-        "fwd": Node(12.0, -1.15, "black: forward (values)", "note", width=3.0, height=0.3),
+        "fwd": Node(12.0, -1.15, "black: forward (values)", "note", width=3.4, height=0.3),
     }
     edges = [
         Edge("x", "mu"),
@@ -135,13 +135,13 @@ def plot_batchnorm_graph(backward: bool = False) -> Figure:
     if backward:
         title += " and backward"
         nodes["bwd"] = Node(
-            12.0, -1.45, "red, dashed: backward (gradients)", "note", width=3.0, height=0.3
+            12.0, -1.45, "red, dashed: backward (gradients)", "note", width=3.4, height=0.3
         )
         nodes["x_sum"] = Node(
-            0.5, -1.05, "x feeds c and μ:\nadd the two red arrows", "note", width=2.2, height=0.5
+            0.8, -1.05, "x feeds c and μ:\nadd the two red arrows", "note", width=2.6, height=0.6
         )
         nodes["c_sum"] = Node(
-            4.1, -1.05, "c feeds x̂ and v:\nadd the two red arrows", "note", width=2.2, height=0.5
+            4.1, -1.05, "c feeds x̂ and v:\nadd the two red arrows", "note", width=2.6, height=0.6
         )
         edges += [Edge(a, b, label, backward=True) for (a, b), label in _BACKWARD_LABELS.items()]
-    return plot_graph(nodes, edges, title=title, scale=0.95, fontsize=9)
+    return plot_graph(nodes, edges, title=title, scale=0.95)
