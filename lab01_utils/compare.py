@@ -14,9 +14,18 @@ from .files import atomic_write, atomic_write_text
 from .plots import plot_training_curves
 from .runs import load_history
 
+# What a run measured besides the report's fields, where it did: (key in the last epoch's
+# record, row label). `--ema-decay`: the EMA model's accuracy, the model weights.npz keeps;
+# `--tta`: the last epoch over ten views.
+EXTRA_ROWS = (
+    ("ema_val_acc", "Final val accuracy, EMA model (%)"),
+    ("tta_val_acc", "Final val accuracy, TTA (%)"),
+)
+
 
 def summarize(history: list[dict]) -> dict:
-    """Final and best validation accuracy, final train accuracy and the mean epoch time."""
+    """Final and best validation accuracy, final train accuracy and the mean epoch time; the
+    final EMA and TTA accuracies where the run measured them."""
     if not history:
         raise ValueError("empty history")
     last = history[-1]
@@ -27,6 +36,7 @@ def summarize(history: list[dict]) -> dict:
         "final_train_acc": last["train_acc"],
         "final_val_loss": last["val_loss"],
         "mean_epoch_time": sum(r["epoch_time"] for r in history) / len(history),
+        **{key: last[key] for key, _ in EXTRA_ROWS if key in last},
     }
 
 
@@ -48,6 +58,11 @@ def comparison_table(histories: dict[str, list[dict]]) -> str:
     ]
     for label, fmt in rows:
         lines.append(f"| {label} | " + " | ".join(fmt.format(**s[t]) for t in names) + " |")
+        if label.startswith("Final val accuracy"):  # then the EMA and TTA figures, if any
+            for key, extra in EXTRA_ROWS:
+                if any(key in s[t] for t in names):
+                    cells = [f"{s[t][key]:.2f}" if key in s[t] else "-" for t in names]
+                    lines.append(f"| {extra} | " + " | ".join(cells) + " |")
     if len(names) == 2:
         ratio = s["numpy"]["mean_epoch_time"] / s["torch"]["mean_epoch_time"]
         gap = s["numpy"]["final_val_acc"] - s["torch"]["final_val_acc"]

@@ -36,6 +36,19 @@ def test_summary_and_table():
     assert "**1.50x**" in table and "-1.00 points" in table
 
 
+def test_the_table_adds_the_ema_and_tta_figures_where_a_run_measured_them():
+    h_np, h_t = _hist([80, 90], [3, 3]), _hist([81, 91], [2, 2])
+    h_np[-1] |= {"ema_val_acc": 90.5, "tta_val_acc": 91.25}
+    h_t[-1] |= {"ema_val_acc": 90.75}
+    lines = comparison_table({"numpy": h_np, "torch": h_t}).splitlines()
+    i = lines.index("| Final val accuracy (%) | 90.00 | 91.00 |")
+    assert lines[i + 1] == "| Final val accuracy, EMA model (%) | 90.50 | 90.75 |"
+    assert lines[i + 2] == "| Final val accuracy, TTA (%) | 91.25 | - |"
+    assert lines[i + 3].startswith("| Best val accuracy")
+    plain = comparison_table({"numpy": _hist([80], [1]), "torch": _hist([81], [1])})
+    assert "EMA" not in plain and "TTA" not in plain
+
+
 def test_write_comparison(tmp_path):
     for sub, accs in (("task1_numpy", [70, 75]), ("task2_torch", [71, 74])):
         (tmp_path / sub).mkdir()
