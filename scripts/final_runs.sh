@@ -6,8 +6,10 @@
 #
 #   bash scripts/final_runs.sh RECIPE OLD [RUN_DIR]     # rerun to resume; RECIPE: config.RECIPES
 #
-# RUN_DIR defaults to runs/final_<RECIPE>. PROFILE=quick tries it in seconds on the embedded
-# sample; RESULTS=DIR writes there instead of results/ (both for trying it out).
+# RUN_DIR defaults to runs/final_<RECIPE>. PROFILE=quick tries it in minutes on the embedded
+# sample; RESULTS=DIR writes there instead of results/ (both for trying it out). A quick run is
+# a few dozen steps: with --ema-decay 0.999 the average has not moved off the first steps'
+# weights, so the EMA model (what weights.npz keeps) measures near chance there.
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: bash scripts/final_runs.sh RECIPE OLD [RUN_DIR]" >&2; exit 2; }
 RECIPE=$1 OLD=$2 R=${3:-runs/final_$1}
