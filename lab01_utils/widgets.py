@@ -10,7 +10,8 @@ without a browser (tests, nbval). Each one has:
     .png             that figure as PNG bytes (the Image widget's value)
     .redraw_count    how many times it has drawn (1 after construction)
     .show_static()   display the current figure as a plain PNG, which a saved notebook keeps
-    .display()       show_static() then the live widget
+    .display()       the live widget, with that PNG in the same output for other viewers
+    .finish()        after a live run: the final figure's PNG into that same output
 
 Changing a control's `.value` redraws at once, so a test can write `e.beta.value = 2.0` and
 inspect `e.figure`.
@@ -60,6 +61,7 @@ class Explorer:
         self.png = b""
         self.redraw_count = 0
         self._held = 0
+        self._shown = None  # the output display() made (an IPython DisplayHandle)
         self.controls = list(controls)
         self.image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start"))
         box = widgets.HBox(self.controls, layout=widgets.Layout(flex_flow="row wrap"))
@@ -106,7 +108,16 @@ class Explorer:
         saved notebook on a web page) shows in its place."""
         from IPython.display import display
 
-        display(self.mimebundle(static), raw=True)
+        self._shown = display(self.mimebundle(static), raw=True, display_id=True)
+
+    def finish(self) -> None:
+        """Put the figure as it is now, as a PNG, into the output `display()` made, beside the
+        live view, so a saved notebook shows the final figure where the widget was (one
+        figure, not a second copy below); never displayed: show the PNG (`show_static`)."""
+        if self._shown is None:
+            self.show_static()
+        else:
+            self._shown.update(self.mimebundle(static=True), raw=True)
 
     def mimebundle(self, static: bool = True) -> dict:
         """The widget's output: its view and, with `static`, the figure as `image/png`."""

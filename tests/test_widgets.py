@@ -234,8 +234,44 @@ def test_an_explorer_shows_one_output_the_widget_with_its_figure_beside(monkeypa
     monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append((a, k)))
     e = silu_explorer()
     e.display()
-    assert len(shown) == 1 and shown[0][1] == {"raw": True}
+    assert len(shown) == 1 and shown[0][1] == {"raw": True, "display_id": True}
     bundle = shown[0][0][0]
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert base64.b64decode(bundle["image/png"]) == e.png
     assert "image/png" not in e.mimebundle(static=False)
+
+
+def test_live_training_curves_end_as_one_output_with_the_final_figure(monkeypatch):
+    """The notebooks show the curves live (`display(static=False)`), then `finish()`: the
+    same output is updated in place to hold the final figure's PNG beside the live view, so
+    JupyterLab shows one figure and a saved notebook shows the last one. Never displayed,
+    `finish()` shows the PNG alone."""
+    import base64
+
+    import IPython.display
+
+    shown, updates = [], []
+
+    class Handle:
+        def update(self, obj, **kw):
+            updates.append((obj, kw))
+
+    def fake_display(*a, **k):
+        shown.append((a, k))
+        return Handle() if k.get("display_id") else None
+
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    curves = TrainingCurves(name="numpy")
+    curves.display(static=False)
+    assert "image/png" not in shown[0][0][0]
+    curves(fake_history(2))
+    curves.finish()
+    assert len(shown) == 1 and len(updates) == 1  # no second output
+    bundle, kw = updates[0]
+    assert kw == {"raw": True} and "application/vnd.jupyter.widget-view+json" in bundle
+    assert base64.b64decode(bundle["image/png"]) == curves.png
+
+    alone = TrainingCurves(name="pretrained")
+    alone(fake_history(2))
+    alone.finish()
+    assert len(shown) == 2 and isinstance(shown[1][0][0], IPython.display.Image)
