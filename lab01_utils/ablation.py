@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .digests import RunFileError, read_json
+from .runs import kept_val_acc
 
 __all__ = [
     "SweepError",
@@ -77,8 +78,8 @@ def variant_flags(name: str) -> list[str]:
 
 def run_figure(record: dict) -> float:
     """The accuracy of the model a run evaluates and keeps, one view: the EMA model's when
-    the run has one, else the trained weights'."""
-    return float(record.get("ema_val_acc", record["val_acc"]))
+    the run has one, else the trained weights' (`runs.kept_val_acc`)."""
+    return kept_val_acc(record)
 
 
 @dataclass(frozen=True)

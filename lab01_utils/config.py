@@ -253,8 +253,26 @@ class TrainConfig:
         return cls(**base)
 
     def lr_at(self, epoch: int) -> float:
-        """The learning rate used during `epoch` (1-based): `lr_at` with this recipe."""
+        """The learning rate used during `epoch` (1-based) of the step schedule: `lr_at` with
+        this recipe."""
         return lr_at(self.lr, epoch, self.milestones, self.gamma)
+
+    def train_images(self, available: int) -> int:
+        """How many of `available` training images a run trains on: those the validation split
+        leaves, at most `train_limit` (`train.load_data`)."""
+        n = available - self.val_split
+        return min(n, self.train_limit) if self.train_limit else n
+
+    def epoch_lrs(self, train_images: int) -> list[float]:
+        """The rate each epoch starts with, what a run's log shows as `Lr`, for a run on
+        `train_images` images: `lr_at` per epoch for the step schedule; for the cosine one
+        the rate of each epoch's first batch (`lr_at_step`, `ceil(N / batch_size)` batches
+        an epoch)."""
+        if self.schedule == "step":
+            return [self.lr_at(e) for e in range(1, self.epochs + 1)]
+        per_epoch = -(-train_images // self.batch_size)
+        total, warmup = self.epochs * per_epoch, self.warmup_epochs * per_epoch
+        return [lr_at_step(self.lr, e * per_epoch, total, warmup) for e in range(self.epochs)]
 
 
 # The report's recipe differs from the lab's defaults only in these two values.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ENV_RESULTS, TASK_DIRS, env
+from .config import ENV_RESULTS, TASK_DIRS, TrainConfig, env
 from .digests import DIGEST_KEY, RunFileError, array_digest, read_json, read_npz
 from .files import atomic_write
 
@@ -23,10 +23,13 @@ __all__ = [
     "find_run",
     "format_log_line",
     "installed_results",
+    "kept_val_acc",
+    "kept_val_loss",
     "load_history",
     "load_weights",
     "repo_root",
     "run_candidates",
+    "run_config",
     "save_weights",
 ]
 
@@ -84,6 +87,30 @@ def load_history(run_dir: str | os.PathLike) -> list[dict]:
     if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
         raise RunFileError(f"{path}: not a run's history (a list of epochs)")
     return history
+
+
+def run_config(run_dir: str | os.PathLike) -> TrainConfig:
+    """The recipe a finished run followed, from its `config.json` (a key an older run did not
+    write has its default)."""
+    path = Path(run_dir) / "config.json"
+    saved = read_json(path, "config", "train that task again (--overwrite)")
+    if not isinstance(saved, dict):
+        raise RunFileError(f"{path}: not a run's config (a JSON object)")
+    unknown = sorted(set(saved) - set(TrainConfig.__dataclass_fields__))
+    if unknown:
+        raise RunFileError(f"{path}: not a config of this version of the lab (keys {unknown})")
+    return TrainConfig(**saved)
+
+
+def kept_val_acc(record: dict) -> float:
+    """An epoch's validation accuracy of the model the run keeps in `weights.npz`: the EMA
+    model's (`ema_val_acc`) when the run has one, else the trained weights' (`val_acc`)."""
+    return float(record.get("ema_val_acc", record["val_acc"]))
+
+
+def kept_val_loss(record: dict) -> float:
+    """The validation loss of the same model as `kept_val_acc`."""
+    return float(record.get("ema_val_loss", record["val_loss"]))
 
 
 def checkout_root(start: str | os.PathLike | None = None) -> Path | None:

@@ -21,7 +21,7 @@ from lab01_utils.config import IMPROVE_VARIANTS, REPORT_RECIPE, TrainConfig
 from lab01_utils.data import DEBIAN_DIR, load_sample
 from lab01_utils.engines import make_engine
 from lab01_utils.loader import MiniBatchLoader
-from lab01_utils.runs import format_log_line, load_weights
+from lab01_utils.runs import format_log_line, kept_val_acc, kept_val_loss, load_weights, run_config
 from lab01_utils.train import load_data, train
 
 pytestmark = pytest.mark.needs(*EVERYTHING)
@@ -524,6 +524,8 @@ def test_the_cosine_schedule_runs_alike_in_both_engines_and_resumes_bit_for_bit(
     hist = {t: train(small_cfg(t, **cfg), tmp_path / t, quiet=True) for t in ("numpy", "torch")}
     lrs = [[r["lr"] for r in hist[t]] for t in ("numpy", "torch")]
     assert lrs[0] == pytest.approx(lrs[1]) and lrs[0][0] < lrs[0][1]  # warm-up, then decay
+    recipe = small_cfg("numpy", **cfg)  # what the log shows, from the recipe alone
+    assert lrs[0] == pytest.approx(recipe.epoch_lrs(recipe.train_images(2_000)))
     a = [r["train_loss"] for r in hist["numpy"]]
     b = [r["train_loss"] for r in hist["torch"]]
     assert np.max(np.abs(np.subtract(a, b)) / np.abs(b)) < AGREEMENT_RTOL
@@ -559,6 +561,27 @@ def test_every_technique_together_is_still_one_computation_in_both_engines(tmp_p
         run = tmp_path / t / folder
         evaluated, raw = load_weights(run / "weights.npz"), load_weights(run / "weights_raw.npz")
         assert any(not np.array_equal(evaluated[k], raw[k]) for k in raw), t
+
+
+def test_a_runs_recipe_and_kept_figures_are_read_back_from_its_files(tmp_path):
+    """What notebooks 08 and 09 show for a committed run: its own recipe (config.json), the
+    rates its log shows (`epoch_lrs`), and the figures of the model weights.npz keeps."""
+    cfg = small_cfg("torch", epochs=2, ema_decay=0.9, val_split=100, device="cpu")
+    history = train(cfg, tmp_path, quiet=True)
+    run = tmp_path / "task2_torch"
+    again = run_config(run)
+    assert (again.ema_decay, again.val_split, again.epochs) == (0.9, 100, 2)
+    assert [r["lr"] for r in history] == pytest.approx(again.epoch_lrs(again.train_images(2_000)))
+    assert kept_val_acc(history[-1]) == history[-1]["ema_val_acc"]
+    assert kept_val_loss(history[-1]) == history[-1]["ema_val_loss"]
+    assert kept_val_acc({"val_acc": 90.0}) == 90.0
+    assert (
+        cfg.train_images(2_000) == 300
+        and TrainConfig(val_split=5_000).train_images(60_000) == 55_000
+    )
+    (run / "config.json").write_text('{"epochs": 2, "colour": "red"}')
+    with pytest.raises(ValueError, match=r"config\.json: not a config of this version.*colour"):
+        run_config(run)
 
 
 def test_a_validation_split_is_held_out_of_training_and_evaluated(tmp_path):
