@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -71,8 +72,6 @@ def _anchor(a: Node, b: Node) -> tuple[float, float]:
 def _fitting_fontsize(fig: Figure, ax, nodes: Mapping[str, Node]) -> float:
     """The largest font size (points, `MIN_FONTSIZE` to `MAX_FONTSIZE`) at which every node's
     label fits its width and height (a box's with a margin): each is measured at 10 points."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     renderer = FigureCanvasAgg(fig).get_renderer()
     fits = [MAX_FONTSIZE]
     for n in nodes.values():
