@@ -30,7 +30,6 @@ __all__ = [
     "choose",
     "load_sweep",
     "markdown_table",
-    "run_figure",
     "variant_flags",
 ]
 
@@ -76,15 +75,9 @@ def variant_flags(name: str) -> list[str]:
     return flags
 
 
-def run_figure(record: dict) -> float:
-    """The accuracy of the model a run evaluates and keeps, one view: the EMA model's when
-    the run has one, else the trained weights' (`runs.kept_val_acc`)."""
-    return kept_val_acc(record)
-
-
 @dataclass(frozen=True)
 class VariantSummary:
-    """One variant over its seeds. `figures`: each finished seed's `run_figure` of the final
+    """One variant over its seeds. `figures`: each finished seed's `runs.kept_val_acc` of the final
     epoch; `tta`: the same with test-time augmentation, where the runs measured it."""
 
     name: str
@@ -169,7 +162,7 @@ def summarise(
                 name=name,
                 seeds=tuple(seeds),
                 finished=tuple(r.seed for r in done),
-                figures=tuple(run_figure(e) for e in last),
+                figures=tuple(kept_val_acc(e) for e in last),
                 tta=tuple(e["tta_val_acc"] for e in last if "tta_val_acc" in e),
                 raw=tuple(e["val_acc"] for e in last),
                 train_acc=tuple(e["train_acc"] for e in last),

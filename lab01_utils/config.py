@@ -271,8 +271,15 @@ class TrainConfig:
         if self.schedule == "step":
             return [self.lr_at(e) for e in range(1, self.epochs + 1)]
         per_epoch = -(-train_images // self.batch_size)
-        total, warmup = self.epochs * per_epoch, self.warmup_epochs * per_epoch
+        total, warmup = self.schedule_steps(per_epoch)
         return [lr_at_step(self.lr, e * per_epoch, total, warmup) for e in range(self.epochs)]
+
+    def schedule_steps(self, steps_per_epoch: int | None) -> tuple[int, int]:
+        """(total steps, warm-up steps) of the per-batch schedule (`cosine`), for
+        `steps_per_epoch` batches an epoch."""
+        if not steps_per_epoch or steps_per_epoch < 1:
+            raise ValueError(f"schedule {self.schedule!r} runs per batch: give steps_per_epoch")
+        return self.epochs * steps_per_epoch, self.warmup_epochs * steps_per_epoch
 
 
 # The report's recipe differs from the lab's defaults only in these two values.

@@ -67,6 +67,7 @@ __all__ = [
     "read_csv",
     "read_idx_images",
     "read_idx_labels",
+    "split_size",
     "to_images",
 ]
 
@@ -286,6 +287,15 @@ def _read_source(source: DataSource) -> tuple[np.ndarray, np.ndarray]:
     if len(x) != len(y):
         raise DatasetError(f"{images}: {len(x):,} images but {labels} holds {len(y):,} labels")
     return x, y
+
+
+def split_size(profile: str, split: str = "train") -> int:
+    """How many images `split` holds in `profile`: Fashion-MNIST's 60,000 / 10,000 ("full")
+    or the embedded sample's 2,000 / 500 ("quick")."""
+    _check_split(split)
+    if profile not in ("full", "quick"):
+        raise ValueError(f'profile must be "full" or "quick", not {profile!r}')
+    return SPLIT_SIZES[split] if profile == "full" else SAMPLE_PER_CLASS[split] * NUM_CLASSES
 
 
 def load_sample(split: str = "train") -> tuple[np.ndarray, np.ndarray]:

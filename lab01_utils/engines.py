@@ -69,7 +69,7 @@ class NumpyEngine:
         )
         self.per_batch = cfg.schedule == "cosine"
         if self.per_batch:
-            total, warmup = _schedule_steps(cfg, steps_per_epoch)
+            total, warmup = cfg.schedule_steps(steps_per_epoch)
             self.scheduler = WarmupCosineLR(self.optimizer, total, warmup)
         else:
             self.scheduler = MultiStepLR(self.optimizer, cfg.milestones, cfg.gamma)
@@ -230,7 +230,7 @@ class TorchEngine:
         sched = torch.optim.lr_scheduler
         self.per_batch = cfg.schedule == "cosine"
         if self.per_batch:
-            total, warmup = _schedule_steps(cfg, steps_per_epoch)
+            total, warmup = cfg.schedule_steps(steps_per_epoch)
             cosine = sched.CosineAnnealingLR(self.optimizer, T_max=total - warmup, eta_min=0.0)
             if warmup:
                 ramp = sched.LinearLR(self.optimizer, WARMUP_START, 1.0, total_iters=warmup)
@@ -347,13 +347,6 @@ def _fits(path: Path):
         raise RunFileError(
             f"{path}: does not fit this run's model ({text[:160]}); {_REDO}"
         ) from None
-
-
-def _schedule_steps(cfg: TrainConfig, steps_per_epoch: int | None) -> tuple[int, int]:
-    """(total steps, warm-up steps) of a per-batch schedule."""
-    if not steps_per_epoch or steps_per_epoch < 1:
-        raise ValueError(f"schedule {cfg.schedule!r} runs per batch: give steps_per_epoch")
-    return cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
 
 
 def make_engine(

@@ -40,14 +40,18 @@ if [ "${SIDE_BY_SIDE:-0}" = 1 ]; then
   wait $t1 || s1=$?
   wait $t2 || s2=$?
   if [ $s1 != 0 ] || [ $s2 != 0 ]; then
-    echo "error: training stopped (Task 1: exit $s1, Task 2: exit $s2; see above); an interrupted run resumes when this is rerun" >&2
+    echo "error: training stopped (Task 1: exit $s1, Task 2: exit $s2; see above);" \
+      "an interrupted run resumes when this is rerun" >&2
     exit 1
   fi
 else
   "${TRAIN[@]}" --task both
 fi
 for t in task1_numpy task2_torch; do
-  [ -f "$R/$t/weights.npz" ] || { echo "error: $R/$t has no weights.npz (not finished)" >&2; exit 1; }
+  if [ ! -f "$R/$t/weights.npz" ]; then
+    echo "error: $R/$t has no weights.npz (not finished)" >&2
+    exit 1
+  fi
 done
 mkdir -p "$RESULTS/$OLD"
 for t in task1_numpy task2_torch; do

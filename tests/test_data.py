@@ -685,3 +685,13 @@ def test_loader_rejects_bad_data(loader_data):
         MiniBatchLoader(x[:, :700], y)
     with pytest.raises(ValueError, match="epoch"):
         next(MiniBatchLoader(x, y).epoch(-1))
+
+
+def test_split_size_is_what_each_profile_loads():
+    from lab01_utils.data import split_size
+
+    for split in ("train", "test"):
+        assert split_size("quick", split) == len(load_sample(split)[1])
+    assert (split_size("full"), split_size("full", "test")) == (60_000, 10_000)
+    with pytest.raises(ValueError, match='profile must be "full" or "quick", not \'fast\''):
+        split_size("fast")

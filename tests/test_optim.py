@@ -274,3 +274,17 @@ def test_the_cosine_schedule_equals_torchs_stepped_per_batch(total, warmup):
     again = WarmupCosineLR(SGD([Parameter(np.zeros(1))], lr=base), total, warmup)
     again.load_state_dict(state)
     assert again.optimizer.lr == opt.lr and again.last_step == ours.last_step
+
+
+def test_a_cosine_runs_steps_come_from_its_config_and_need_the_epochs_length():
+    """Both engines and the log's rates take (total, warm-up) steps from one method."""
+    from lab01_utils.config import WARMUP_START, TrainConfig
+
+    cfg = TrainConfig(schedule="cosine", epochs=30, warmup_epochs=1)
+    assert cfg.schedule_steps(1_100) == (33_000, 1_100)
+    lrs = cfg.epoch_lrs(55_000)  # 1,100 batches of 50 an epoch
+    assert lrs[0] == pytest.approx(cfg.lr * WARMUP_START)
+    assert lrs[1] == pytest.approx(cfg.lr)  # the warm-up ends after the first epoch
+    for missing in (None, 0):
+        with pytest.raises(ValueError, match="runs per batch: give steps_per_epoch"):
+            cfg.schedule_steps(missing)

@@ -4,7 +4,6 @@ start on the same batches."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -17,7 +16,7 @@ from ..data import load_sample
 from ..engines import make_engine
 from ..loader import MiniBatchLoader
 from ..models import build_numpy_model
-from ..runs import find_run, load_weights
+from ..runs import find_run, load_history, load_weights
 from ..train import train
 
 __all__ = ["REPORT", "SameTraining", "TaskRun", "same_training", "task_runs"]
@@ -63,7 +62,7 @@ def task_runs(quick_overrides: Mapping | None = None) -> dict[str, TaskRun]:
     for task in TASK_NAMES:
         results = find_run(task)
         if results is not None:
-            history = json.loads((results / "history.json").read_text())
+            history = load_history(results)
             weights = load_weights(results / "weights.npz")
             run = TaskRun(task, history, weights, f"finished run in {results}", True)
         else:

@@ -9,9 +9,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..ablation import run_figure
 from ..config import DEFAULTS, lr_at
 from ..formats import CLASS_NAMES
+from ..runs import kept_val_acc
 from .figure import count_axes
 from .layers import plot_images
 
@@ -226,7 +226,7 @@ def plot_per_class_accuracy(
 
 def plot_ablation(
     histories: Mapping[str, Sequence[Sequence[Mapping]]],
-    figure_key: Callable[[Mapping], float] = run_figure,
+    figure_key: Callable[[Mapping], float] = kept_val_acc,
     last: int = 15,
 ) -> Figure:
     """A sweep's variants side by side: the validation accuracy of the evaluated model over
@@ -237,7 +237,7 @@ def plot_ablation(
         histories: `{variant: [history of seed 0, history of seed 1, ...]}`, each history a
             run's list of per-epoch dicts; only finished runs belong here.
         figure_key: record -> accuracy (%); default: the rule's figure
-            (`ablation.run_figure`: the EMA model's where the run has one).
+            (`runs.kept_val_acc`: the EMA model's where the run has one).
     """
     fig = Figure(figsize=(11, 3.8))
     ax_c, ax_f = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
