@@ -282,6 +282,7 @@ def test_a_cosine_runs_steps_come_from_its_config_and_need_the_epochs_length():
 
     cfg = TrainConfig(schedule="cosine", epochs=30, warmup_epochs=1)
     assert cfg.schedule_steps(1_100) == (33_000, 1_100)
+    assert (cfg.batches_per_epoch(55_000), cfg.batches_per_epoch(55_001)) == (1_100, 1_101)
     lrs = cfg.epoch_lrs(55_000)  # 1,100 batches of 50 an epoch
     assert lrs[0] == pytest.approx(cfg.lr * WARMUP_START)
     assert lrs[1] == pytest.approx(cfg.lr)  # the warm-up ends after the first epoch
