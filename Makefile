@@ -86,6 +86,7 @@ student: $(STAMP)
 	$(if $(STUDENT),@echo "this is the student release: make student is the instructor's" >&2; exit 2)
 	$(PY) -m lab01_utils.release --out dist/student $(if $(SOURCE),--source "$(SOURCE)")
 	$(PY) -m pip wheel -q --no-deps -w dist dist/student
+	rm -rf dist/student/build dist/student/lab01_utils.egg-info  # the wheel build's by-products
 
 handin: $(STAMP)
 	$(PY) -m lab01_utils.handin $(if $(NAME),--name "$(NAME)")
