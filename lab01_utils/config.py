@@ -241,8 +241,9 @@ class TrainConfig:
         """`full`: the recipe on the full data. `quick`: the embedded sample (2,000 train /
         500 test images) for 2 epochs (`QUICK`), a run of seconds, for CI and a first look.
 
-        `recipe`: "lab" (the defaults) or "report" (`REPORT_RECIPE`: the report's exact
-        weight decay and shift). `overrides` (None values ignored) apply last.
+        `recipe`: a name in `RECIPES`: "lab" (the defaults), "report" (`REPORT_RECIPE`: the
+        report's exact weight decay and shift) or "improved" (the accuracy sweep's choice).
+        `overrides` (None values ignored) apply last.
         """
         if recipe not in RECIPES:
             raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
